@@ -1,0 +1,38 @@
+# One entry point. `make lab`: JupyterLab on the quickstart (simulator unless MJNB_BASE_URL is set).
+# `make test`: the whole test suite, exactly what CI runs (.ci/run calls it).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: lab test setup-lab setup-test chromium sim bench clean
+
+$(PY):
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "mjnb needs Python >= 3.10"'
+	$(PYTHON) -m venv $(VENV)
+
+setup-lab: $(PY)
+	$(PIP) install -e ".[lab]"
+
+setup-test: $(PY)
+	$(PIP) install -e ".[test]"
+
+# The browser test drives Debian's Chromium; Playwright never downloads a browser here.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; \
+	fi
+
+lab: setup-lab
+	$(VENV)/bin/jupyter lab notebooks/01-quickstart.ipynb
+
+test: setup-test chromium
+	$(PY) -m pytest
+
+sim: $(PY)
+	$(PIP) install -e .
+	$(PY) -m mjnb.sim
+
+clean:
+	rm -rf $(VENV) .pytest_cache artifacts

@@ -1,0 +1,152 @@
+"""The simulator's settings: one dataclass feeds `start(**options)`, the CLI and its --help."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+def _split(text: str) -> list:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+PROFILES = ("relay", "trueai", "novicezk")
+OUTAGES = ("none", "no-account", "discord-error", "crash", "no-channel")
+
+
+def _opt(default, help: str, **kw):
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class SimOptions:
+    """Every knob of the simulator. Durations are wall-clock seconds after the speed factor."""
+
+    profile: str = _opt(
+        "relay",
+        "server flavour: relay (new-api in front of a PLUS/TRUEAI upstream; default), "
+        "trueai (trueai-org v11, raw) or novicezk (the open-source Java proxy, raw)",
+        choices=PROFILES,
+    )
+    keys: list = _opt(
+        [],
+        "accepted API keys, comma-separated; none configured = accept any key (tasks are "
+        "still kept per key)",
+        list_of=str,
+    )
+    disabled_keys: list = _opt(
+        [],
+        "keys whose user is banned: 403 (relay 用户已被封禁, trueai 账号不可用)",
+        list_of=str,
+    )
+    denied_models: list = _opt(
+        [],
+        "relay billing models the key may not use, e.g. mj_imagine,mj_blend: 403 该令牌无权访问模型",
+        list_of=str,
+    )
+    speed: float = _opt(
+        10.0,
+        "time compression: a real imagine takes about 30 s; at speed 10 it takes about 3 s",
+    )
+    sync_interval: float = _opt(
+        0.5,
+        "relay profile: seconds between the relay's syncs of upstream state (real relays: 15 s); "
+        "until the first sync after a submit a task shows status \"\" and progress \"0%\"",
+    )
+    concurrency: int = _opt(3, "jobs running at once per key (Midjourney: 3)")
+    queue_size: int = _opt(10, "jobs waiting per key before submits are refused (code 23, trueai 9)")
+    remix: bool = _opt(
+        False,
+        "the account has Remix on: variation, reroll and pan children start in status MODAL",
+    )
+    default_version: str = _opt(
+        "7", "Midjourney version assumed when a prompt has no --v/--niji (chooses upscale buttons)"
+    )
+    image_ttl: float = _opt(
+        86400.0, "seconds an image URL stays valid (Discord: 24 h); ex= and is= carry it"
+    )
+    seed: int = _opt(
+        None,
+        "seed for the simulator's own randomness (task ids, durations, faults); "
+        "default: fresh each run",
+        type=int,
+    )
+    fail_rate: float = _opt(0.0, "fraction of jobs that end in FAILURE")
+    hang_rate: float = _opt(
+        0.0, "fraction of jobs that stop progressing and never finish (they keep their slot)"
+    )
+    job_timeout: float = _opt(
+        None,
+        "seconds after start when an unfinished job fails with the flavour's timeout text "
+        "(default: never)",
+        type=float,
+    )
+    banned_words: list = _opt(
+        ["gore", "nsfw"],
+        "words that get a prompt refused with code 24 (trueai: FAILURE 可能包含敏感词 at start)",
+        list_of=str,
+    )
+    error_rate: float = _opt(
+        0.0, "fraction of API requests answered by a gateway 502/503/504 with an HTML body"
+    )
+    drop_rate: float = _opt(
+        0.0, "fraction of API requests whose connection is closed without any answer"
+    )
+    latency: float = _opt(0.0, "seconds added to every API request")
+    rate_limit: int = _opt(
+        None,
+        "API requests per key per minute before 429 (relay: code 30 envelope with Retry-After)",
+        type=int,
+    )
+    daily_limit: int = _opt(
+        None,
+        "submits per key before the account's quota is spent (relay quota_not_enough; "
+        "trueai 用户今日绘图次数已达上限)",
+        type=int,
+    )
+    outage: str = _opt(
+        "none",
+        "make every submit fail: no-account (code 3), discord-error (code 9), crash "
+        "(500; relay 400 code 5), no-channel (relay 503)",
+        choices=OUTAGES,
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("list_of") and isinstance(value, str):
+                setattr(self, f.name, _split(value))
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse settings that would make the simulator lie, naming the field."""
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        if self.outage not in OUTAGES:
+            raise ValueError(f"outage must be one of {', '.join(OUTAGES)}, not {self.outage!r}")
+        if not self.speed > 0:
+            raise ValueError(f"speed must be > 0, not {self.speed!r}")
+        if self.sync_interval < 0:
+            raise ValueError(f"sync_interval must be >= 0, not {self.sync_interval!r}")
+        for name in ("fail_rate", "hang_rate", "error_rate", "drop_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+        if self.concurrency < 1 or self.queue_size < 0:
+            raise ValueError("concurrency must be >= 1 and queue_size >= 0")
+        if self.image_ttl <= 0:
+            raise ValueError(f"image_ttl must be > 0, not {self.image_ttl!r}")
+
+    def update(self, **changes) -> None:
+        """Change settings on a running simulator; unknown names are an error."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f"unknown simulator option(s): {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(names))}")
+        for name, value in changes.items():
+            if isinstance(getattr(self, name), list) and isinstance(value, str):
+                value = _split(value)
+            setattr(self, name, value)
+        self.validate()

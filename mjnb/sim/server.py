@@ -1,0 +1,345 @@
+"""The HTTP side of the simulator: routing, auth, faults, signed image URLs and statistics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+import socket
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from .api import Api, Call
+from .engine import Engine, SimError
+from .flavours import FLAVOURS, Reply, empty_reply, json_reply, text_reply
+from .options import SimOptions
+
+# (method, pattern, route name, needs auth); patterns are matched after any mode prefix
+ROUTES = [
+    ("POST", r"/mj/submit/imagine", "imagine"),
+    ("POST", r"/mj/submit/action", "action"),
+    ("POST", r"/mj/submit/modal", "modal"),
+    ("POST", r"/mj/submit/blend", "blend"),
+    ("POST", r"/mj/submit/describe", "describe"),
+    ("POST", r"/mj/submit/shorten", "shorten"),
+    ("POST", r"/mj/submit/change", "change"),
+    ("POST", r"/mj/submit/simple-change", "simple_change"),
+    ("POST", r"/mj/insight-face/swap", "swap_face"),
+    ("GET", r"/mj/task/(?P<id>[^/]+)/fetch", "fetch"),
+    ("GET", r"/mj/task/(?P<id>[^/]+)/image-seed", "image_seed"),
+    ("POST", r"/mj/task/list-by-condition", "list_by_condition"),
+    ("POST", r"/mj/task/list-by-ids", "list_by_ids"),
+    ("GET", r"/mj/image/(?P<id>[^/]+)", "image"),
+]
+RELAY_MODELS = {"imagine": "mj_imagine", "action": "mj_action", "modal": "mj_modal",
+                "blend": "mj_blend", "describe": "mj_describe", "shorten": "mj_shorten",
+                "change": "mj_change", "simple_change": "mj_simple_change",
+                "swap_face": "mj_swap_face"}
+GATEWAY_PAGES = {
+    502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+EXPIRED_TEXT = "This content is no longer available."
+
+
+def key_id(key: str | None) -> str:
+    """How statistics name a key without printing it."""
+    if not key:
+        return "anonymous"
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+class Simulator:
+    """A running simulator: `.url`, `.stop()`, `.stats()`, `.configure(**options)`; a context manager."""
+
+    def __init__(self, port: int = 0, **options):
+        self.options = SimOptions(**options)
+        self.httpd = _Server(("127.0.0.1", port), _Handler)
+        self.httpd.sim = self
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.engine = Engine(self.options, self.url)
+        self.api = Api(self.engine, FLAVOURS[self.options.profile]())
+        self.fault_rng = random.Random(None if self.options.seed is None else self.options.seed + 1)
+        self.stats_lock = threading.Lock()
+        self.counts: Counter = Counter()
+        self.by_status: Counter = Counter()
+        self.by_route_status: Counter = Counter()
+        self.modes: Counter = Counter()
+        self.recent: dict = defaultdict(deque)  # key -> times of recent API requests
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="mjnb-sim",
+                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+
+    def configure(self, **changes) -> None:
+        """Change options while running (faults, speed, ...); the profile is fixed at start."""
+        if "profile" in changes and changes["profile"] != self.options.profile:
+            raise ValueError("profile cannot change while the simulator runs; start another one")
+        with self.engine.lock:
+            self.options.update(**changes)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "Simulator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<mjnb.sim.Simulator {self.options.profile} at {self.url}>"
+
+    # ------------------------------------------------------------ introspection
+
+    def stats(self) -> dict:
+        """Request counts per route and status, and the task ids each key created."""
+        with self.stats_lock:
+            by_route_status: dict = defaultdict(dict)
+            for (route, status), n in self.by_route_status.items():
+                by_route_status[route][str(status)] = n
+            out = {"requests": dict(self.counts), "statuses": {str(k): v for k, v in self.by_status.items()},
+                   "by_route_status": dict(by_route_status), "modes": dict(self.modes)}
+        with self.engine.lock:
+            per_key: dict = defaultdict(list)
+            for task in self.engine.tasks.values():
+                per_key[key_id(task.key)].append(task.id)
+            out["tasks_by_key"] = dict(per_key)
+            out["tasks"] = len(self.engine.tasks)
+        return out
+
+    def tasks(self) -> list[dict]:
+        """Every task the simulator holds, as the simulator itself sees it (upstream state)."""
+        self.engine.advance()
+        with self.engine.lock:
+            return [{"id": t.id, "key": key_id(t.key), "action": t.action, "status": t.status,
+                     "progress": t.progress, "prompt": t.prompt, "state": t.state,
+                     "parent_id": t.parent_id, "custom_id": t.custom_id, "outcome": t.outcome,
+                     "submit_time": t.submit_time, "start_time": t.start_time,
+                     "finish_time": t.finish_time, "changes": len(t.history)}
+                    for t in self.engine.tasks.values()]
+
+    def count(self, route: str, status: int, mode: str | None) -> None:
+        with self.stats_lock:
+            self.counts[route] += 1
+            self.by_status[status] += 1
+            self.by_route_status[(route, status)] += 1
+            if mode:
+                self.modes[mode] += 1
+
+    # ------------------------------------------------------------ request handling
+
+    def authenticate(self, headers) -> tuple[str | None, Reply | None]:
+        """The caller's key (normalised) or the flavour's refusal."""
+        opts, flavour = self.options, self.api.flavour
+        auth = (headers.get("Authorization") or "").strip()
+        secret = (headers.get("mj-api-secret") or "").strip()
+        if opts.profile == "relay":
+            raw = auth if auth and auth != "midjourney-proxy" else secret
+            key = raw[7:].strip() if raw[:7].lower() == "bearer " else raw
+            key = key[3:] if key.startswith("sk-") else key
+        elif opts.profile == "trueai":
+            key = auth or secret  # the raw header: "Bearer x" is not "x" here
+        else:
+            key = secret
+        allowed = {k[3:] if opts.profile == "relay" and k.startswith("sk-") else k for k in opts.keys}
+        disabled = {k[3:] if opts.profile == "relay" and k.startswith("sk-") else k
+                    for k in opts.disabled_keys}
+        if key in disabled:
+            return None, flavour.forbidden("disabled")
+        if allowed and key not in allowed:
+            base, _, channel = key.rpartition("-")
+            if opts.profile == "relay" and channel.isdigit() and base in allowed:
+                return None, flavour.forbidden("channel")
+            return None, flavour.unauthorized(missing=not key)
+        return key, None
+
+    def rate_limited(self, key: str, now: float) -> int | None:
+        """Seconds to wait when `key` spent its requests for this minute, else None."""
+        limit = self.options.rate_limit
+        if limit is None:
+            return None
+        with self.stats_lock:
+            window = self.recent[key]
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= limit:
+                return max(1, math.ceil(window[0] + 60 - now))
+            window.append(now)
+        return None
+
+    def serve_attachment(self, path: str, query: str) -> Reply:
+        m = re.fullmatch(r"/attachments/\d+/(\d+)/([^/]+)", path)
+        q = parse_qs(query)
+        att = self.engine.attachments.get(m[1]) if m else None
+        try:
+            ex, is_ = int(q["ex"][0], 16), int(q["is"][0], 16)
+            signed = att is not None and q["hm"][0] == self.engine.sign(att.id, ex, is_)
+        except (KeyError, ValueError, IndexError):
+            signed = False
+        if not signed or m[2] != att.filename or time.time() >= att.expires:
+            return text_reply(404, EXPIRED_TEXT)
+        data, content_type = self.engine.image_bytes(att)
+        return Reply(200, data, content_type, {"Cache-Control": "public, max-age=3600"})
+
+    def relay_image(self, task_id: str) -> Reply:
+        """new-api's /mj/image/{id}: proxies whatever image URL the relay holds for the task."""
+        task = self.engine.tasks.get(task_id)
+        view = self.api._view(task, time.time()) if task else None
+        url = (view or {}).get("image_url") if task else None
+        if not url:
+            return json_reply(400, {"error": "midjourney_task_not_found"})
+        parts = urlsplit(url)
+        return self.serve_attachment(parts.path, parts.query)
+
+    def handle(self, method: str, raw_path: str, headers, body: bytes) -> Reply | None:
+        """Answer one request; None means: drop the connection without answering."""
+        parts = urlsplit(raw_path)
+        path = parts.path
+        if path.startswith("/__sim/"):
+            return self.introspect(method, path, body)
+        if path.startswith("/attachments/"):
+            reply = self.serve_attachment(path, parts.query) if method == "GET" else empty_reply(405)
+            self.count("attachment", reply.status, None)
+            return reply
+
+        mode, route, params = self.match(method, path)
+        label = route or "unknown"
+        opts = self.options
+        if opts.latency:
+            time.sleep(opts.latency)
+        roll = self.fault_rng.random()
+        if roll < opts.drop_rate:
+            self.count(label, 0, mode)
+            return None
+        if roll < opts.drop_rate + opts.error_rate:
+            status = self.fault_rng.choice(sorted(GATEWAY_PAGES))
+            reply = _gateway_page(status)
+        else:
+            reply = self.dispatch(method, path, route, params, mode, headers, body)
+        self.count(label, reply.status, mode)
+        return reply
+
+    def match(self, method: str, path: str) -> tuple[str | None, str | None, dict]:
+        """(mode prefix, route name, path parameters) for a path, per flavour."""
+        mode = None
+        prefix = re.match(r"/(mj-[A-Za-z]+|[A-Za-z0-9_-]+)(?=/mj/)", path)
+        if prefix and prefix[1] != "mj":
+            profile = self.options.profile
+            name = prefix[1]
+            rest = path[prefix.end():]
+            if profile == "relay":
+                mode, path = name, rest  # accepted and stripped; not passed upstream
+            elif profile == "trueai" and name in ("mj-fast", "mj-relax", "mj-turbo") and \
+                    re.match(r"/mj/(submit|task|insight-face)/", rest):
+                mode, path = name, rest
+            else:
+                return None, None, {}
+        for verb, pattern, route in ROUTES:
+            m = re.fullmatch(pattern, path)
+            if m and verb == method:
+                if route in self.api.flavour.routes_missing:
+                    return mode, None, {}
+                if route == "list_by_ids":
+                    route = "list_by_condition"
+                return mode, route, m.groupdict()
+        return mode, None, {}
+
+    def dispatch(self, method, path, route, params, mode, headers, body) -> Reply:
+        flavour, now = self.api.flavour, time.time()
+        if route is None:
+            return flavour.route_not_found(method, urlsplit(path).path)
+        if route == "image":  # no auth: browsers load these directly
+            self.engine.advance(now)
+            with self.engine.lock:
+                return self.relay_image(params["id"])
+        key, refusal = self.authenticate(headers)
+        if refusal:
+            return refusal
+        if self.options.profile == "relay" and RELAY_MODELS.get(route) in self.options.denied_models:
+            return flavour.forbidden("model", RELAY_MODELS[route])
+        wait = self.rate_limited(key, now)
+        if wait is not None:
+            return flavour.rate_limited(wait)
+        data = {}
+        if method == "POST":
+            try:
+                data = json.loads(body or b"{}")
+                if not isinstance(data, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as exc:
+                return flavour.error(SimError("bad_json", str(exc)), route, path)
+        speed_mode = mode[3:] if mode and mode.startswith("mj-") else None
+        call = Call(route=route, path=path, key=key, body=data, now=now, mode=speed_mode)
+        self.engine.advance(now)
+        with self.engine.lock:
+            try:
+                handler = getattr(self.api, route)
+                return handler(call, params["id"]) if "id" in params else handler(call)
+            except SimError as err:
+                return flavour.error(err, route, path)
+
+    def introspect(self, method: str, path: str, body: bytes) -> Reply:
+        if path == "/__sim/stats" and method == "GET":
+            return json_reply(200, self.stats())
+        if path == "/__sim/tasks" and method == "GET":
+            return json_reply(200, self.tasks())
+        if path == "/__sim/options" and method == "GET":
+            opts = {k: v for k, v in vars(self.options).items() if k not in ("keys", "disabled_keys")}
+            return json_reply(200, opts)
+        if path == "/__sim/config" and method == "POST":
+            try:
+                self.configure(**json.loads(body or b"{}"))
+            except (ValueError, TypeError) as exc:
+                return json_reply(400, {"error": str(exc)})
+            return json_reply(200, {"ok": True})
+        return json_reply(404, {"error": f"no simulator route {method} {path}"})
+
+
+def _gateway_page(status: int) -> Reply:
+    title = f"{status} {GATEWAY_PAGES[status]}"
+    page = (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+    return Reply(status, page.encode(), "text/html")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sim: Simulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real relays
+    server_version = "nginx"
+    sys_version = ""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        reply = self.server.sim.handle(self.command, self.path, self.headers, body)
+        if reply is None:  # a dropped connection: no status line, nothing
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self.send_response(reply.status)
+        if reply.content_type:
+            self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+    def log_message(self, format, *args) -> None:  # quiet: tests and notebooks read stdout
+        pass
