@@ -1,0 +1,652 @@
+"""One method per Midjourney-proxy endpoint over a requests.Session.
+
+It speaks every flavour of the spec: it classifies each answer into a model or a typed error,
+retries only what is safe to retry, and never lets the API key reach a message or a log.
+It knows nothing of widgets, threads or disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+import weakref
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from . import errors as E
+from .config import Config
+from .images import ImageInput, data_url, image_bytes
+from .models import SubmitResult, TaskAction, TaskSnapshot, TaskStatus
+
+log = logging.getLogger("mjnb")
+
+RETRY_STATUSES = (429, 502, 503, 504)
+MAX_RETRY_AFTER = 30.0  # longer waits are the caller's decision: we raise RateLimitedError instead
+LIST_CHUNK = 100
+BLEND_DIMENSIONS = ("PORTRAIT", "SQUARE", "LANDSCAPE")
+CHANGE_ACTIONS = ("UPSCALE", "VARIATION", "REROLL")
+SIMULATOR_NOTICE = ("mjnb: no relay configured, so using the built-in simulator at {url} "
+                    "(set MJNB_BASE_URL and MJNB_API_KEY, or call mjnb.configure(base_url=..., "
+                    "api_key=...), to use a real relay)")
+
+
+class _KeyAuth(requests.auth.AuthBase):
+    """Adds the key per request, so it never sits in session headers that someone may print."""
+
+    def __init__(self, headers: dict):
+        self._headers = headers
+
+    def __call__(self, request):
+        request.headers.update(self._headers)
+        return request
+
+    def __repr__(self) -> str:
+        return "<mjnb key auth>"
+
+
+class Client:
+    """A connection to one relay (or, with no base URL, to a simulator it starts itself)."""
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
+                 config: Config | None = None, session: requests.Session | None = None,
+                 announce: bool = True, **settings: Any):
+        if config is None:
+            config = Config.from_env(base_url=base_url, api_key=api_key, **settings)
+        elif base_url or api_key or settings:
+            config = config.with_changes(**{k: v for k, v in
+                                            dict(base_url=base_url, api_key=api_key, **settings).items()
+                                            if v is not None})
+        self._sim = None
+        if config.base_url is None:
+            from . import sim  # the simulator is an independent server; we only start it
+            self._sim = sim.start()
+            config = config.with_changes(base_url=self._sim.url)
+            if announce:
+                print(SIMULATOR_NOTICE.format(url=self._sim.url), flush=True)
+        self.config = config
+        self.session = session or requests.Session()
+        self._auth = _KeyAuth(config.auth_headers())
+        self._tasks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+    # ------------------------------------------------------------ identity
+
+    @property
+    def is_simulator(self) -> bool:
+        """True when this client talks to the simulator it started itself."""
+        return self._sim is not None
+
+    @property
+    def simulator(self):
+        """The embedded simulator (None for a real relay): its stats, options and faults."""
+        return self._sim
+
+    def __repr__(self) -> str:
+        where = "simulator " + self.config.base_url if self.is_simulator else self.config.base_url
+        mode = f" mode={self.config.mode}" if self.config.mode else ""
+        return f"<mjnb.Client {where}{mode} auth={self.config.auth_header}>"
+
+    def close(self) -> None:
+        self.session.close()
+        if self._sim is not None:
+            self._sim.stop()
+            self._sim = None
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ submit endpoints
+
+    def imagine(self, prompt: str, *, images: Sequence[ImageInput] = (), bot: str | None = None,
+                state: str | None = None, notify_hook: str | None = None,
+                account_filter: Mapping | None = None) -> "Task":
+        """POST /mj/submit/imagine. `images` are reference images placed before the prompt."""
+        body = {"prompt": _prompt(prompt, "prompt"), **self._common(state, notify_hook, account_filter)}
+        if bot is not None:
+            body["botType"] = _bot(bot)
+        if images:
+            body["base64Array"] = [self._image(img, f"images[{i}]") for i, img in enumerate(_seq(images, "images"))]
+        return self._submit("imagine", "/mj/submit/imagine", body, TaskAction.IMAGINE, prompt=body["prompt"])
+
+    def action(self, task_id: str, custom_id: str, *, enable_remix: bool | None = None,
+               choose_same_channel: bool | None = None, state: str | None = None,
+               notify_hook: str | None = None) -> "Task":
+        """POST /mj/submit/action: press a button of a finished task."""
+        body = {"taskId": _id(task_id, "task_id"), "customId": _text(custom_id, "custom_id"),
+                **self._common(state, notify_hook)}
+        if enable_remix is not None:
+            body["enableRemix"] = bool(enable_remix)
+        if choose_same_channel is not None:
+            body["chooseSameChannel"] = bool(choose_same_channel)
+        parent = self._tasks.get(body["taskId"])
+        return self._submit("action", "/mj/submit/action", body, TaskAction.UNKNOWN,
+                            prompt=parent.prompt if parent is not None else "",
+                            parent_id=body["taskId"], custom_id=body["customId"])
+
+    def modal(self, task_id: str, prompt: str | None = None, *, mask: ImageInput | None = None,
+              state: str | None = None, notify_hook: str | None = None) -> "Task":
+        """POST /mj/submit/modal: confirm a MODAL task (Custom Zoom, Vary Region, remix) with its input."""
+        body: dict = {"taskId": _id(task_id, "task_id"), **self._common(state, notify_hook)}
+        if prompt is not None:
+            body["prompt"] = _prompt(prompt, "prompt")
+        if mask is not None:
+            raw = image_bytes(mask, "mask", self.config.max_image_bytes, self._fetch_input)
+            body["maskBase64"] = data_url(raw, "mask", self.config.max_image_bytes)
+        return self._submit("modal", "/mj/submit/modal", body, TaskAction.UNKNOWN, prompt=prompt or "")
+
+    def blend(self, images: Sequence[ImageInput], *, dimensions: str = "SQUARE", bot: str | None = None,
+              state: str | None = None, notify_hook: str | None = None,
+              account_filter: Mapping | None = None) -> "Task":
+        """POST /mj/submit/blend: 2 to 5 images into one grid."""
+        images = _seq(images, "images")
+        if not 2 <= len(images) <= 5:
+            raise E.ValidationError(f"images: blend takes 2 to 5 images, not {len(images)}", field="images")
+        dims = str(dimensions or "").strip().upper()
+        if dims not in BLEND_DIMENSIONS:
+            raise E.ValidationError(f"dimensions must be one of {', '.join(BLEND_DIMENSIONS)}, "
+                                    f"not {dimensions!r}", field="dimensions")
+        body = {"base64Array": [self._image(img, f"images[{i}]") for i, img in enumerate(images)],
+                "dimensions": dims, **self._common(state, notify_hook, account_filter)}
+        if bot is not None:
+            body["botType"] = _bot(bot)
+        return self._submit("blend", "/mj/submit/blend", body, TaskAction.BLEND)
+
+    def describe(self, image: ImageInput, *, bot: str | None = None, state: str | None = None,
+                 notify_hook: str | None = None, account_filter: Mapping | None = None) -> "Task":
+        """POST /mj/submit/describe: four prompts that could have made this image."""
+        body = {"base64": self._image(image, "image"), **self._common(state, notify_hook, account_filter)}
+        if bot is not None:
+            body["botType"] = _bot(bot)
+        return self._submit("describe", "/mj/submit/describe", body, TaskAction.DESCRIBE)
+
+    def shorten(self, prompt: str, *, bot: str | None = None, state: str | None = None,
+                notify_hook: str | None = None, account_filter: Mapping | None = None) -> "Task":
+        """POST /mj/submit/shorten: which words of a prompt matter, and five shorter prompts."""
+        body = {"prompt": _prompt(prompt, "prompt"), **self._common(state, notify_hook, account_filter)}
+        if bot is not None:
+            body["botType"] = _bot(bot)
+        return self._submit("shorten", "/mj/submit/shorten", body, TaskAction.SHORTEN, prompt=body["prompt"])
+
+    def swap_face(self, source: ImageInput, target: ImageInput, *, state: str | None = None,
+                  notify_hook: str | None = None, account_filter: Mapping | None = None) -> "Task":
+        """POST /mj/insight-face/swap: put the face of `source` into `target`."""
+        body = {"sourceBase64": self._image(source, "source"), "targetBase64": self._image(target, "target"),
+                **self._common(state, notify_hook, account_filter)}
+        return self._submit("swap_face", "/mj/insight-face/swap", body, TaskAction.SWAP_FACE)
+
+    def change(self, task_id: str, action: str, index: int | None = None, *, state: str | None = None,
+               notify_hook: str | None = None) -> "Task":
+        """POST /mj/submit/change: the legacy U/V/reroll (open-source proxy, relays, older TRUEAI)."""
+        act = str(action or "").strip().upper()
+        if act not in CHANGE_ACTIONS:
+            raise E.ValidationError(f"action must be one of {', '.join(CHANGE_ACTIONS)}, not {action!r}",
+                                    field="action")
+        if act == "REROLL":
+            index = 1  # relays demand a non-zero index even for a reroll
+        elif not isinstance(index, int) or isinstance(index, bool) or not 1 <= index <= 4:
+            raise E.ValidationError(f"index must be 1, 2, 3 or 4 for {act}, not {index!r}", field="index")
+        body = {"taskId": _id(task_id, "task_id"), "action": act, "index": index,
+                **self._common(state, notify_hook)}
+        return self._submit("change", "/mj/submit/change", body, TaskAction.parse(act),
+                            parent_id=body["taskId"])
+
+    def simple_change(self, content: str, *, state: str | None = None,
+                      notify_hook: str | None = None) -> "Task":
+        """POST /mj/submit/simple-change: '<taskId> U1..U4 | V1..V4 | R'."""
+        text = _text(content, "content")
+        m = re.fullmatch(r"(\d+)\s+([UuVv][1-4]|[Rr])", text)
+        if not m:
+            raise E.ValidationError(f"content must look like '<task id> U1' (U1-U4, V1-V4 or R), "
+                                    f"not {content!r}", field="content")
+        body = {"content": text, **self._common(state, notify_hook)}
+        op = m[2].upper()
+        action = {"U": TaskAction.UPSCALE, "V": TaskAction.VARIATION, "R": TaskAction.REROLL}[op[0]]
+        return self._submit("simple_change", "/mj/submit/simple-change", body, action, parent_id=m[1])
+
+    # ------------------------------------------------------------ queries
+
+    def fetch(self, task_id: str) -> TaskSnapshot:
+        """GET /mj/task/{id}/fetch: the task as the server sees it now."""
+        ident = _id(task_id, "task_id")
+        endpoint = f"GET /mj/task/{ident}/fetch"
+        data = self._json("GET", f"/mj/task/{ident}/fetch", endpoint, kind="task", idempotent=True)
+        return self._snapshot(data, endpoint)
+
+    def list_by_condition(self, ids: Iterable[str]) -> list[TaskSnapshot]:
+        """POST /mj/task/list-by-condition: many tasks in one request; unknown ids are left out."""
+        wanted = list(dict.fromkeys(_id(i, "ids") for i in ids))
+        out: list[TaskSnapshot] = []
+        endpoint = "POST /mj/task/list-by-condition"
+        for start in range(0, len(wanted), LIST_CHUNK):
+            data = self._json("POST", "/mj/task/list-by-condition", endpoint, kind="list",
+                              idempotent=True, body={"ids": wanted[start:start + LIST_CHUNK]})
+            if not isinstance(data, list):
+                raise E.TransportError("expected a JSON array of tasks", endpoint=endpoint,
+                                       server_message=self._scrub(json.dumps(data)[:300]))
+            out += [self._snapshot(item, endpoint) for item in data]
+        return out
+
+    def image_seed(self, task_id: str) -> str:
+        """GET /mj/task/{id}/image-seed: the seed Midjourney used (a string)."""
+        ident = _id(task_id, "task_id")
+        endpoint = f"GET /mj/task/{ident}/image-seed"
+        data = self._json("GET", f"/mj/task/{ident}/image-seed", endpoint, kind="seed", idempotent=True)
+        result = self._check_code(SubmitResult.parse(data), endpoint, "seed")
+        seed = result.task_id  # the same tolerant number-or-string handling as ids
+        if not seed:
+            raise E.ServerError("the answer carried no seed", endpoint=endpoint,
+                                server_message=result.description)
+        return seed
+
+    def task(self, task_id: str) -> "Task":
+        """A live handle for an existing task id (fetched now)."""
+        return self._handle(self.fetch(task_id))
+
+    def tasks(self, ids: Iterable[str]) -> list["Task"]:
+        """Handles for many ids in one batched request, in the order asked; unknown ids raise."""
+        wanted = list(dict.fromkeys(_id(i, "ids") for i in ids))
+        found = {s.id: s for s in self.list_by_condition(wanted)}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise E.NotFoundError(f"no task with id {', '.join(missing)} for this key",
+                                  endpoint="POST /mj/task/list-by-condition",
+                                  hint="Check the ids; relays only show tasks created with the same key")
+        return [self._handle(found[i]) for i in wanted]
+
+    def download(self, url: str) -> bytes:
+        """An image's bytes (size-capped, must decode). The key is only sent to the relay's own host."""
+        endpoint = f"GET {_short_url(url)}"
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise E.ValidationError(f"url must be an http(s) URL, not {url!r}", field="url")
+        own = urlsplit(url).netloc == self.config.host
+        resp = self._send("GET", url, endpoint, idempotent=True, auth=own, stream=True)
+        try:
+            if resp.status_code in (403, 404, 410):
+                raise E.NotFoundError("the image is gone: its signed URL has expired (Discord links last "
+                                      "about 24 h) or it never existed", endpoint=endpoint,
+                                      http_status=resp.status_code, server_message=self._body_text(resp),
+                                      hint="Use the copy in mjnb's image cache, or fetch the task again for a fresh URL")
+            if resp.status_code >= 400:
+                self._raise_http(resp, endpoint, kind="image")
+            data = bytearray()
+            for chunk in resp.iter_content(65536):
+                data += chunk
+                if len(data) > self.config.max_image_bytes:
+                    raise E.ServerError(f"the image is larger than max_image_bytes "
+                                        f"({self.config.max_image_bytes} bytes); refusing it",
+                                        endpoint=endpoint)
+        except requests.RequestException as exc:
+            raise E.TransportError(f"the download broke off ({exc.__class__.__name__})", endpoint=endpoint) from None
+        finally:
+            resp.close()
+        from .images import check_image  # decode check on what the server sent
+        try:
+            check_image(bytes(data), "image", self.config.max_image_bytes)
+        except E.ValidationError as exc:
+            raise E.ServerError(f"the server sent something that is not an image ({exc.summary})",
+                                endpoint=endpoint, http_status=resp.status_code) from None
+        return bytes(data)
+
+    # ------------------------------------------------------------ internals: building requests
+
+    def _common(self, state, notify_hook, account_filter=None) -> dict:
+        body: dict = {}
+        if state is not None:
+            body["state"] = _text(state, "state")
+        if notify_hook is not None:
+            body["notifyHook"] = _text(notify_hook, "notify_hook")
+        if account_filter is not None:
+            if not isinstance(account_filter, Mapping):
+                raise E.ValidationError("account_filter must be a dict such as {'modes': ['FAST']}",
+                                        field="account_filter")
+            body["accountFilter"] = dict(account_filter)
+        return body
+
+    def _image(self, value: ImageInput, field: str) -> str:
+        raw = image_bytes(value, field, self.config.max_image_bytes, self._fetch_input)
+        return data_url(raw, field, self.config.max_image_bytes)
+
+    def _fetch_input(self, url: str) -> bytes:
+        return self.download(url)
+
+    def _url(self, path: str) -> str:
+        return self.config.api_root + path
+
+    # ------------------------------------------------------------ internals: sending
+
+    def _send(self, method: str, url: str, endpoint: str, *, idempotent: bool, body=None,
+              auth: bool = True, stream: bool = False) -> requests.Response:
+        """One request with the retries that are safe: idempotent calls on connection errors,
+        429 and 502/503/504; submits only when the connection was never made."""
+        attempts = 1 + self.config.retries
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            started = time.monotonic()
+            try:
+                resp = self.session.request(method, url, json=body, timeout=self.config.timeout,
+                                            auth=self._auth if auth else None, stream=stream)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                never_sent = _never_sent(exc)
+                log.debug("%s failed after %.3fs: %s", endpoint, time.monotonic() - started,
+                          exc.__class__.__name__)
+                if not last and (idempotent or never_sent):
+                    self._pause(attempt, None)
+                    continue
+                raise self._transport_error(exc, endpoint, idempotent, never_sent) from None
+            log.debug("%s -> HTTP %s in %.3fs", endpoint, resp.status_code, time.monotonic() - started)
+            if idempotent and not last and resp.status_code in RETRY_STATUSES:
+                wait = _retry_after(resp)
+                if wait is None or wait <= MAX_RETRY_AFTER:
+                    resp.close()
+                    self._pause(attempt, wait)
+                    continue
+            return resp
+        raise AssertionError("unreachable")
+
+    def _pause(self, attempt: int, retry_after: float | None) -> None:
+        if retry_after is not None:
+            delay = retry_after
+        else:  # exponential backoff with full jitter
+            delay = random.uniform(0, self.config.backoff * (2 ** attempt))
+        time.sleep(min(delay, MAX_RETRY_AFTER))
+
+    def _transport_error(self, exc: Exception, endpoint: str, idempotent: bool, never_sent: bool) -> E.TransportError:
+        kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
+        if never_sent:
+            kind = "could not connect"
+        maybe = not idempotent and not never_sent
+        hint = ("The request was sent but no answer came back: the task may exist. Look for it "
+                "(mjnb.history(), or list your recent tasks) before submitting again"
+                if maybe else "Check the base URL and your network, then try again")
+        return E.TransportError(f"{kind} to {self.config.host} ({exc.__class__.__name__})", endpoint=endpoint,
+                                maybe_submitted=maybe, hint=hint)
+
+    def _json(self, method: str, path: str, endpoint: str, *, kind: str, idempotent: bool, body=None):
+        """Send, then return the decoded JSON of a good answer or raise the matching error."""
+        resp = self._send(method, self._url(path), endpoint, idempotent=idempotent, body=body)
+        if resp.status_code >= 300 or resp.status_code == 204:
+            self._raise_http(resp, endpoint, kind)
+        text = resp.text
+        if not text.strip():
+            if kind in ("task", "seed"):  # the open-source proxy answers an unknown id with 200 and nothing
+                raise self._not_found(endpoint, resp.status_code, "(empty body)")
+            raise E.TransportError("the server answered with an empty body", endpoint=endpoint,
+                                   http_status=resp.status_code, hint="Try again; if it persists, the relay is broken")
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise E.TransportError("the answer is not JSON", endpoint=endpoint, http_status=resp.status_code,
+                                   server_message=self._scrub(_page_text(text)),
+                                   hint="Check that the base URL points at the relay's API, not its web page") from None
+
+    def _submit(self, name: str, path: str, body: dict, action: TaskAction, *, prompt: str = "",
+                parent_id: str | None = None, custom_id: str = "") -> "Task":
+        endpoint = f"POST {path}"
+        data = self._json("POST", path, endpoint, kind="submit", idempotent=False, body=body)
+        result = self._check_code(SubmitResult.parse(data) if isinstance(data, Mapping) else
+                                  SubmitResult(code=0), endpoint, "submit", data)
+        ids = result.ids
+        if not ids:
+            raise E.ServerError("the submit was accepted but no task id came back", endpoint=endpoint,
+                                code=result.code, server_message=self._scrub(result.description))
+        if name == "modal":  # the modal step continues the same task
+            existing = self._tasks.get(ids[0])
+            if existing is not None:
+                existing._submitted(result)
+                return existing
+        status = TaskStatus.MODAL if result.is_modal else TaskStatus.NOT_START
+        tasks = []
+        for ident in ids:
+            snap = TaskSnapshot(id=ident, action=action, status=status, prompt=prompt,
+                                description=result.description, submit_time=_now(),
+                                custom_id=custom_id, parent_id=parent_id, state=body.get("state") or "")
+            task = self._handle(snap)
+            task._submitted(result)
+            tasks.append(task)
+        if len(tasks) > 1:  # TRUEAI's "Imagine all" makes four tasks at once
+            tasks[0].siblings = tasks[1:]
+        return tasks[0]
+
+    # ------------------------------------------------------------ internals: reading answers
+
+    def _snapshot(self, data, endpoint: str) -> TaskSnapshot:
+        try:
+            return TaskSnapshot.parse(data)
+        except (TypeError, ValueError) as exc:
+            raise E.TransportError(f"the answer is not a task ({exc})", endpoint=endpoint,
+                                   server_message=self._scrub(json.dumps(data, ensure_ascii=False)[:300])) from None
+
+    def _handle(self, snapshot: TaskSnapshot) -> "Task":
+        from .task import Task
+        task = self._tasks.get(snapshot.id)
+        if task is None:
+            task = Task(self, snapshot)
+            self._tasks[snapshot.id] = task
+        else:
+            task._update(snapshot)
+        return task
+
+    def _scrub(self, text: str) -> str:
+        key = self.config.api_key
+        if key and text:
+            text = text.replace(key, "***")
+            if key.startswith("sk-"):
+                text = text.replace(key[3:], "***")
+        return text
+
+    def _body_text(self, resp: requests.Response) -> str:
+        try:
+            return self._scrub(_page_text(resp.text)) if resp.content else "(empty body)"
+        except requests.RequestException:
+            return "(unreadable body)"
+
+    def _not_found(self, endpoint: str, status: int | None, said: str | None, code: int | None = None) -> E.NotFoundError:
+        return E.NotFoundError("no such task for this key", endpoint=endpoint, http_status=status, code=code,
+                               server_message=said,
+                               hint="Check the id; relays only show tasks created with the same key")
+
+    def _raise_http(self, resp: requests.Response, endpoint: str, kind: str):
+        """Raise the error an HTTP status >= 300 (or 204) stands for, per flavour."""
+        status = resp.status_code
+        said = self._body_text(resp)
+        try:
+            data = json.loads(resp.text) if resp.content else None
+        except ValueError:
+            data = None
+        message = _message(data) if data is not None else None
+        quoted = self._scrub(message) if message else said
+        if status == 204:
+            raise self._not_found(endpoint, status, "(empty body)")
+        if status in (401, 403):
+            quota = any(w in (quoted or "") for w in ("额度", "quota"))
+            cls = E.QuotaError if quota else E.AuthError
+            raise cls("the server refused the key" if status == 401 else "the key may not do this",
+                      endpoint=endpoint, http_status=status, server_message=quoted,
+                      hint="Check MJNB_API_KEY, and MJNB_AUTH_HEADER (bearer, mj-api-secret, or authorization "
+                           "for servers that compare the raw header)")
+        if status == 429:
+            raise E.RateLimitedError("too many requests", endpoint=endpoint, http_status=status,
+                                     code=_code(data), server_message=quoted, retry_after=_retry_after(resp),
+                                     hint=_wait_hint(_retry_after(resp)))
+        if status >= 500:
+            title = "an HTML error page" if "<html" in resp.text[:500].lower() else "an error"
+            maybe = kind == "submit"
+            raise E.ServerError(f"the server failed and answered with {title}", endpoint=endpoint,
+                                http_status=status, code=_code(data), server_message=quoted,
+                                hint=("The relay or its upstream failed; the task may or may not have been created, "
+                                      "so look for it before submitting again" if maybe else
+                                      "The relay or its upstream failed; try again in a minute"))
+        if status == 404:
+            if isinstance(data, Mapping) and _code(data) == 3:
+                raise self._not_found(endpoint, status, quoted, 3)
+            if kind == "image":
+                raise self._not_found(endpoint, status, quoted)
+            raise E.UnsupportedEndpointError("this server has no such endpoint", endpoint=endpoint,
+                                             http_status=status, server_message=quoted,
+                                             hint="The server's flavour lacks it (the open-source proxy has no "
+                                                  "action/modal/shorten/seed/swap; TRUEAI v10+ has no change); "
+                                                  "check the base URL too")
+        if isinstance(data, Mapping) and _code(data) is not None:
+            # relay 400 upstream_error envelopes and TRUEAI's 400 SubmitResults
+            result = SubmitResult(code=_code(data), description=str(message or ""),
+                                  properties=data.get("properties") or {})
+            self._check_code(result, endpoint, kind, data, http_status=status)
+        if message and "unknown_action" in message:
+            raise E.ValidationError("the relay does not accept this button", field="custom_id",
+                                    endpoint=endpoint, http_status=status, server_message=quoted,
+                                    hint="Relays take only upscale, variation, reroll, zoom, pan and vary buttons; "
+                                         "describe/shorten picks, bookmarks and animate need a TRUEAI server")
+        raise E.ValidationError("the server refused the request", endpoint=endpoint, http_status=status,
+                                server_message=quoted, hint="Check the arguments against the error above")
+
+    def _check_code(self, result: SubmitResult, endpoint: str, kind: str, data: Any = None,
+                    http_status: int | None = None) -> SubmitResult:
+        """Return an accepted SubmitResult; raise the error its code stands for (spec 4, 2.4)."""
+        code, said = result.code, self._scrub(result.description.strip())
+        if kind != "seed" and code in (1, 21, 22) or kind == "seed" and code == 1:
+            return result
+        kw = dict(endpoint=endpoint, http_status=http_status, code=code, server_message=said)
+        if isinstance(data, Mapping) and data.get("success") is False and not code:
+            said = self._scrub(str(data.get("message") or ""))
+            kw.update(server_message=said, code=None)
+            if "队列" in said:
+                raise E.QueueFullError("the account's queue is full", hint=_QUEUE_HINT, **kw)
+            if "上限" in said or "limit" in said.lower():
+                raise E.QuotaError("a usage limit of this key is reached", hint="Wait for the limit to reset "
+                                   "or raise it with the relay", **kw)
+            raise E.ValidationError("the server refused the request", hint="Check the arguments", **kw)
+        lowered = said.lower()
+        if code == 24:
+            word = (result.properties or {}).get("bannedWord") or None
+            raise E.BannedPromptError("Midjourney's filter refused the prompt" + (f" (banned word {word!r})" if word else ""),
+                                      banned_word=word, hint="Rephrase the prompt without that word", **kw)
+        if code == 23 or (code == 9 and "队列" in said):
+            raise E.QueueFullError("the account's queue is full", hint=_QUEUE_HINT, **kw)
+        if code == 30:
+            raise E.RateLimitedError("the relay's group is saturated", hint=_wait_hint(None), **kw)
+        if code == 5 or code == 9:
+            raise E.ServerError("the relay or its upstream failed", hint="Try again in a minute; if it persists, "
+                                "tell the relay", **kw)
+        if code == 3 and "账号" in said:
+            raise E.ServerError("the server has no Midjourney account available", hint="Try again later or "
+                                "tell the relay", **kw)
+        if code == 3 or "task_no_found" in lowered or "task_not_found" in lowered:
+            raise self._not_found(endpoint, http_status, said, code)
+        if "task_status_not_success" in lowered or "状态错误" in said:
+            raise E.ParentNotReadyError("the task is not finished (as the server sees it)", field="task_id",
+                                        hint="Wait until it shows SUCCESS (relays sync every ~15 s), then try again",
+                                        **kw)
+        if "quota_not_enough" in lowered or "上限" in said or "额度" in said:
+            raise E.QuotaError("the key's quota is spent", hint="Top up or wait for the limit to reset", **kw)
+        if code == 4 or http_status == 400:
+            raise E.ValidationError("the server refused the request", hint="Check the arguments against the "
+                                    "server's words above", **kw)
+        raise E.ServerError(f"unexpected answer code {code}", hint="Check the relay's documentation", **kw)
+
+
+_QUEUE_HINT = ("The account runs 3 jobs and queues 10: wait for some to finish (mjnb.experiment "
+               "waits for you), then submit again")
+
+
+def _wait_hint(seconds: float | None) -> str:
+    return f"Wait {seconds:g} s and try again" if seconds else "Slow down and try again shortly"
+
+
+def _code(data: Any) -> int | None:
+    if isinstance(data, Mapping) and isinstance(data.get("code"), (int, float)) and not isinstance(data.get("code"), bool):
+        return int(data["code"])
+    return None
+
+
+def _message(data: Any) -> str | None:
+    """The human text of any error envelope: MJ description, OpenAI error.message, plain message."""
+    if isinstance(data, Mapping):
+        err = data.get("error")
+        if isinstance(err, Mapping) and err.get("message"):
+            return str(err["message"])
+        if isinstance(err, str):
+            return err
+        for key in ("description", "message", "title", "detail"):
+            if data.get(key):
+                return str(data[key])
+    return None
+
+
+def _page_text(text: str) -> str:
+    """An HTML error page shown by its title; anything else trimmed."""
+    m = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
+    if m:
+        return m[1].strip()
+    return re.sub(r"\s+", " ", text).strip()[:300]
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _never_sent(exc: Exception) -> bool:
+    """True when the connection was never made, so even a submit is safe to repeat."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", None)
+    return isinstance(inner, NewConnectionError) or isinstance(reason, NewConnectionError)
+
+
+def _short_url(url: str) -> str:
+    parts = urlsplit(str(url))
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _now():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc)
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise E.ValidationError(f"{field} must be a non-empty string, not {value!r}", field=field)
+    return value.strip()
+
+
+def _prompt(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise E.ValidationError(f"{field} must be a non-empty string such as 'a pig in space --ar 3:2', "
+                                f"not {value!r}", field=field)
+    return value.strip()
+
+
+def _id(value: Any, field: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise E.ValidationError(f"{field} must be a task id (a string of digits), not {value!r}", field=field)
+    text = str(value).strip()
+    if not text or not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", text):
+        raise E.ValidationError(f"{field} must be a task id (a string of digits), not {value!r}", field=field)
+    return text
+
+
+def _seq(value: Any, field: str) -> list:
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Sequence):
+        raise E.ValidationError(f"{field} must be a list of images", field=field)
+    return list(value)
+
+
+def _bot(value: str) -> str:
+    text = str(value or "").strip().upper()
+    if text in ("MJ", "MID_JOURNEY", "MIDJOURNEY"):
+        return "MID_JOURNEY"
+    if text in ("NIJI", "NIJI_JOURNEY"):
+        return "NIJI_JOURNEY"
+    raise E.ValidationError(f"bot must be 'mj' or 'niji', not {value!r}", field="bot")

@@ -1,0 +1,133 @@
+"""Settings from arguments and MJNB_* environment variables (imports only the leaf `errors`)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields, replace
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+MODES = ("fast", "relax", "turbo")
+AUTH_HEADERS = ("bearer", "mj-api-secret", "authorization")
+ENV = {"base_url": "MJNB_BASE_URL", "api_key": "MJNB_API_KEY", "mode": "MJNB_MODE",
+       "auth_header": "MJNB_AUTH_HEADER", "timeout": "MJNB_TIMEOUT"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the relay is and how to talk to it. The key never shows in repr or str."""
+
+    base_url: str | None = None  # None: use the built-in simulator
+    api_key: str | None = field(default=None, repr=False)
+    mode: str | None = None  # fast | relax | turbo -> /mj-fast/mj/... (None: no prefix)
+    auth_header: str = "bearer"  # bearer: "Authorization: Bearer <key>"; mj-api-secret; authorization: raw
+    timeout: float = 30.0  # seconds to connect and to read each answer
+    retries: int = 4  # extra attempts for idempotent calls (fetch, list, seed, downloads)
+    backoff: float = 0.5  # first retry delay in seconds; doubles, with jitter
+    max_image_bytes: int = 10 * 1024 * 1024  # images sent or downloaded larger than this are refused
+
+    def __post_init__(self) -> None:
+        base, mode = _normalise_base_url(self.base_url), self.mode
+        if isinstance(mode, str):
+            mode = mode.strip().lower() or None
+            mode = mode[3:] if mode and mode.startswith("mj-") else mode
+        if base and mode is None:  # a base URL like https://relay/mj-fast/mj carries the mode
+            m = re.search(r"/mj-(fast|relax|turbo)$", base)
+            if m:
+                base, mode = base[: m.start()], m[1]
+        elif base:
+            base = re.sub(r"/mj-(fast|relax|turbo)$", "", base)
+        object.__setattr__(self, "base_url", base)
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "auth_header", str(self.auth_header).strip().lower())
+        if isinstance(self.api_key, str):
+            object.__setattr__(self, "api_key", self.api_key.strip() or None)
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.mode is not None and self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)} (or None for no prefix), "
+                              f"not {self.mode!r}")
+        if self.auth_header not in AUTH_HEADERS:
+            raise ConfigError(f"auth_header must be one of {', '.join(AUTH_HEADERS)}, "
+                              f"not {self.auth_header!r}")
+        for name in ("timeout", "backoff"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{name} must be a number of seconds > 0, not {value!r}")
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ConfigError(f"retries must be an integer >= 0, not {self.retries!r}")
+        if not isinstance(self.max_image_bytes, int) or self.max_image_bytes <= 0:
+            raise ConfigError(f"max_image_bytes must be a positive integer, not {self.max_image_bytes!r}")
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, **overrides) -> "Config":
+        """MJNB_* variables, then explicit arguments on top (None arguments are ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for name, var in ENV.items():
+            if env.get(var, "").strip():
+                values[name] = env[var].strip()
+        if "timeout" in values:
+            try:
+                values["timeout"] = float(values["timeout"])
+            except ValueError:
+                raise ConfigError(f"MJNB_TIMEOUT must be a number of seconds, not {values['timeout']!r}") from None
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_changes(self, **changes) -> "Config":
+        return replace(self, **changes)
+
+    @property
+    def api_root(self) -> str:
+        """base URL plus the mode prefix; routes are appended as /mj/..."""
+        prefix = f"/mj-{self.mode}" if self.mode else ""
+        return f"{self.base_url or ''}{prefix}"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url or "").netloc
+
+    def auth_headers(self) -> dict:
+        """The header carrying the key, in the style the server expects."""
+        if not self.api_key:
+            return {}
+        if self.auth_header == "mj-api-secret":
+            return {"mj-api-secret": self.api_key}
+        if self.auth_header == "authorization":  # TRUEAI compares the raw header value
+            return {"Authorization": self.api_key}
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def __repr__(self) -> str:
+        parts = [f"base_url={self.base_url!r}", f"api_key={'<set>' if self.api_key else None}",
+                 f"mode={self.mode!r}", f"auth_header={self.auth_header!r}", f"timeout={self.timeout!r}"]
+        return f"Config({', '.join(parts)})"
+
+    __str__ = __repr__
+
+
+def _normalise_base_url(url: str | None) -> str | None:
+    """https://relay, https://relay/ , https://relay/mj and https://relay/mj/ all mean the same."""
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise ConfigError(f"base_url must be a string like 'https://relay.example', not {type(url).__name__}")
+    text = url.strip().rstrip("/")
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"base_url must start with http:// or https:// and name a host, "
+                          f"like 'https://relay.example'; got {url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"base_url must not carry a query or fragment; got {url!r}")
+    while text.endswith("/mj"):
+        text = text[:-3].rstrip("/")
+    return text
