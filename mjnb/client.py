@@ -22,7 +22,7 @@ from urllib3.exceptions import NewConnectionError
 from . import errors as E
 from .config import Config
 from .images import ImageInput, data_url, image_bytes
-from .models import SubmitResult, TaskAction, TaskSnapshot, TaskStatus
+from .models import EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify
 
 log = logging.getLogger("mjnb")
 
@@ -127,7 +127,8 @@ class Client:
         if choose_same_channel is not None:
             body["chooseSameChannel"] = bool(choose_same_channel)
         parent = self._tasks.get(body["taskId"])
-        return self._submit("action", "/mj/submit/action", body, TaskAction.UNKNOWN,
+        expected = TaskAction.parse(EXPECTED_ACTION.get(classify(body["customId"])[0].value))
+        return self._submit("action", "/mj/submit/action", body, expected,
                             prompt=parent.prompt if parent is not None else "",
                             parent_id=body["taskId"], custom_id=body["customId"])
 

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 MODES = ("fast", "relax", "turbo")
+FLAVOURS = ("relay", "trueai", "novicezk")
 AUTH_HEADERS = ("bearer", "mj-api-secret", "authorization")
 ENV = {"base_url": "MJNB_BASE_URL", "api_key": "MJNB_API_KEY", "mode": "MJNB_MODE",
-       "auth_header": "MJNB_AUTH_HEADER", "timeout": "MJNB_TIMEOUT"}
+       "auth_header": "MJNB_AUTH_HEADER", "timeout": "MJNB_TIMEOUT", "flavour": "MJNB_FLAVOUR"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class Config:
     retries: int = 4  # extra attempts for idempotent calls (fetch, list, seed, downloads)
     backoff: float = 0.5  # first retry delay in seconds; doubles, with jitter
     max_image_bytes: int = 10 * 1024 * 1024  # images sent or downloaded larger than this are refused
+    flavour: str = "relay"  # relay | trueai | novicezk: which buttons the server will accept
+    poll_interval: float = 1.0  # tracker: seconds between batched polls while tasks change
+    poll_max_interval: float = 10.0  # tracker: the slowest polling when nothing changes
+    stall_after: float = 180.0  # seconds without any change before a card says the task looks stuck
 
     def __post_init__(self) -> None:
         base, mode = _normalise_base_url(self.base_url), self.mode
@@ -42,6 +47,7 @@ class Config:
         object.__setattr__(self, "base_url", base)
         object.__setattr__(self, "mode", mode)
         object.__setattr__(self, "auth_header", str(self.auth_header).strip().lower())
+        object.__setattr__(self, "flavour", str(self.flavour).strip().lower())
         if isinstance(self.api_key, str):
             object.__setattr__(self, "api_key", self.api_key.strip() or None)
         self._validate()
@@ -53,7 +59,9 @@ class Config:
         if self.auth_header not in AUTH_HEADERS:
             raise ConfigError(f"auth_header must be one of {', '.join(AUTH_HEADERS)}, "
                               f"not {self.auth_header!r}")
-        for name in ("timeout", "backoff"):
+        if self.flavour not in FLAVOURS:
+            raise ConfigError(f"flavour must be one of {', '.join(FLAVOURS)}, not {self.flavour!r}")
+        for name in ("timeout", "backoff", "poll_interval", "poll_max_interval", "stall_after"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{name} must be a number of seconds > 0, not {value!r}")

@@ -87,3 +87,50 @@ def _b64(payload: str, field: str) -> bytes:
         return base64.b64decode(payload.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise ValidationError(f"{field}: the data URL's base64 is malformed", field=field) from None
+
+
+def box_mask(size: tuple[int, int], box) -> bytes:
+    """Vary Region's mask (spec 3.6): a PNG of the image's size, black, with `box` white.
+
+    `box` is (x0, y0, x1, y1) as fractions 0-1 of the image, or as pixels."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ValidationError(f"box must be four numbers (x0, y0, x1, y1), not {box!r}", field="box") from None
+    w, h = size
+    if max(x0, y0, x1, y1) <= 1.0:
+        x0, x1, y0, y1 = x0 * w, x1 * w, y0 * h, y1 * h
+    x0, x1 = max(0, min(x0, x1)), min(w, max(x0, x1))
+    y0, y1 = max(0, min(y0, y1)), min(h, max(y0, y1))
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        raise ValidationError(f"box {box!r} selects no pixels of the {w}x{h} image", field="box")
+    from PIL import ImageDraw
+    mask = Image.new("RGB", (w, h), "black")
+    ImageDraw.Draw(mask).rectangle([round(x0), round(y0), round(x1) - 1, round(y1) - 1], fill="white")
+    return png_bytes(mask)
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def thumbnail_png(img: Image.Image, max_side: int) -> bytes:
+    """A downscaled copy for display; the full image stays untouched."""
+    copy = img.convert("RGB") if img.mode not in ("RGB", "RGBA") else img.copy()
+    copy.thumbnail((max_side, max_side))
+    return png_bytes(copy)
+
+
+def box_preview_png(img: Image.Image, box, max_side: int) -> bytes:
+    """The image dimmed outside `box` (fractions), so a user sees what Vary (Region) will change."""
+    from PIL import ImageDraw
+    copy = img.convert("RGB")
+    copy.thumbnail((max_side, max_side))
+    w, h = copy.size
+    x0, y0, x1, y1 = box
+    shade = Image.new("RGBA", copy.size, (0, 0, 0, 140))
+    ImageDraw.Draw(shade).rectangle([x0 * w, y0 * h, x1 * w, y1 * h], fill=(0, 0, 0, 0),
+                                    outline=(255, 255, 255, 255), width=2)
+    return png_bytes(Image.alpha_composite(copy.convert("RGBA"), shade).convert("RGB"))

@@ -110,6 +110,15 @@ class ButtonKind(str, enum.Enum):
         return self.value
 
 
+EXPECTED_ACTION = {  # what a button press creates, before the server says
+    "upscale": "UPSCALE", "upscale_subtle": "UPSCALE", "upscale_creative": "UPSCALE",
+    "upscale_2x": "UPSCALE", "upscale_4x": "UPSCALE", "variation": "VARIATION",
+    "vary_subtle": "VARIATION", "vary_strong": "VARIATION", "vary_region": "VARIATION",
+    "reroll": "REROLL", "zoom_out": "ZOOM", "custom_zoom": "ZOOM", "pan": "PAN",
+    "describe_pick": "IMAGINE", "describe_all": "IMAGINE", "describe_retry": "DESCRIBE",
+    "shorten_pick": "IMAGINE", "shorten_details": "SHORTEN", "animate": "VIDEO",
+}
+
 ALWAYS_MODAL = {ButtonKind.CUSTOM_ZOOM, ButtonKind.VARY_REGION, ButtonKind.DESCRIBE_PICK,
                 ButtonKind.SHORTEN_PICK}
 MODAL_IN_REMIX = {ButtonKind.VARIATION, ButtonKind.VARY_SUBTLE, ButtonKind.VARY_STRONG,
@@ -169,6 +178,11 @@ class Button:
     def modal_in_remix(self) -> bool:
         """Continued by /submit/modal when the account has Remix on."""
         return self.kind in MODAL_IN_REMIX
+
+    @property
+    def expected_action(self) -> TaskAction:
+        """The action of the task this button creates (the server may name it its own way)."""
+        return TaskAction.parse(EXPECTED_ACTION.get(self.kind.value))
 
     @property
     def text(self) -> str:

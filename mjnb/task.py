@@ -1,18 +1,39 @@
-"""The user-facing Task: a handle on one task id whose state is the latest snapshot seen."""
+"""The user-facing Task: a live handle on one task id.
+
+Its state is the newest snapshot the tracker saw; its methods press the server's buttons
+through the client; it shows itself as a live card in Jupyter (a static card elsewhere).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
+import re
 import threading
-from typing import TYPE_CHECKING
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable
 
-from .models import Button, SubmitResult, TaskAction, TaskSnapshot, TaskStatus
+from . import errors as E
+from .images import ImageInput, box_mask
+from .models import Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus
+from .tracker import tracker_for
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .client import Client
+
+log = logging.getLogger("mjnb")
+# Image downloads and card clicks run here, off the tracker thread and the kernel's main thread.
+BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mjnb-bg")
+PARENT_WAIT = 600.0  # seconds a button method waits for its task to finish before pressing
 
 
 class Task:
-    """One Midjourney task. Its fields come from the newest snapshot; its methods call the client."""
+    """One Midjourney task. Fields come from the newest snapshot; methods call the client."""
 
     def __init__(self, client: "Client", snapshot: TaskSnapshot):
         self.client = client
@@ -20,7 +41,24 @@ class Task:
         self._snapshot = snapshot
         self.submit_result: SubmitResult | None = None
         self.siblings: list[Task] = []  # other tasks made by the same submit (TRUEAI "Imagine all")
-        self._lock = threading.Lock()
+        self.children: list[Task] = []
+        self.button_text = ""  # the parent's button that made this task, e.g. "U1"
+        self.connection: str | None = None  # "reconnecting: ..." while the tracker cannot reach the server
+        self.stalled = False
+        self.error: str | None = None  # the last error of an action started from the card
+        self.last_change = time.monotonic()
+        self._cond = threading.Condition()
+        self._listeners: list[Callable[[Task, str], None]] = []
+        self._picture: Image.Image | None = None  # the newest downloaded preview or final image
+        self._picture_url = ""
+        self._image_bytes: bytes | None = None  # the final image, full size
+        self._seed: str | None = None
+        self._card = None
+        parent = client._tasks.get(snapshot.parent_id) if snapshot.parent_id else None
+        if parent is not None:
+            parent._add_child(self)
+        if not snapshot.is_terminal and snapshot.status != TaskStatus.MODAL:
+            tracker_for(client).watch(self)
 
     # ------------------------------------------------------------ state
 
@@ -28,85 +66,325 @@ class Task:
     def snapshot(self) -> TaskSnapshot:
         return self._snapshot
 
-    def _update(self, snapshot: TaskSnapshot) -> bool:
-        """Take a newer snapshot; keep what our own submit knew when the server leaves it blank."""
-        with self._lock:
-            old = self._snapshot
-            if snapshot == old:
-                return False
-            fill = {}
-            if not snapshot.prompt and old.prompt:
-                fill["prompt"] = old.prompt
-            if snapshot.action == TaskAction.UNKNOWN and old.action != TaskAction.UNKNOWN:
-                fill["action"] = old.action
-            if not snapshot.parent_id and old.parent_id:
-                fill["parent_id"] = old.parent_id
-            if not snapshot.custom_id and old.custom_id:
-                fill["custom_id"] = old.custom_id
-            if fill:
-                from dataclasses import replace
-                snapshot = replace(snapshot, **fill)
-            self._snapshot = snapshot
-            return True
-
-    def _submitted(self, result: SubmitResult) -> None:
-        self.submit_result = result
-
-    def refresh(self) -> "Task":
-        """Fetch the task now."""
-        self._update(self.client.fetch(self.id))
-        return self
-
-    @property
-    def status(self) -> TaskStatus:
-        return self._snapshot.status
-
-    @property
-    def progress(self) -> int:
-        return self._snapshot.progress
-
-    @property
-    def action(self) -> TaskAction:
-        return self._snapshot.action
-
-    @property
-    def prompt(self) -> str:
-        return self._snapshot.prompt
-
-    @property
-    def image_url(self) -> str:
-        return self._snapshot.image_url
-
-    @property
-    def fail_reason(self) -> str:
-        return self._snapshot.fail_reason
-
-    @property
-    def buttons(self) -> tuple[Button, ...]:
-        return self._snapshot.buttons
-
-    @property
-    def parent_id(self) -> str | None:
-        return self._snapshot.parent_id
-
-    @property
-    def done(self) -> bool:
-        return self._snapshot.is_terminal
+    status = property(lambda self: self._snapshot.status, doc="TaskStatus, newest seen")
+    progress = property(lambda self: self._snapshot.progress, doc="0-100")
+    action = property(lambda self: self._snapshot.action)
+    prompt = property(lambda self: self._snapshot.prompt)
+    final_prompt = property(lambda self: self._snapshot.final_prompt)
+    image_url = property(lambda self: self._snapshot.image_url)
+    fail_reason = property(lambda self: self._snapshot.fail_reason)
+    buttons = property(lambda self: self._snapshot.buttons)
+    parent_id = property(lambda self: self._snapshot.parent_id)
+    done = property(lambda self: self._snapshot.is_terminal, doc="SUCCESS, FAILURE or CANCEL")
 
     @property
     def queue_ahead(self) -> int | None:
-        """Jobs ahead of this one in the account's queue, as the submit answered."""
-        return self.submit_result.queue_ahead if self.submit_result else None
+        """Jobs ahead of this one in the account's queue, as the submit answered (while queued)."""
+        if self.submit_result is None or self.status not in (TaskStatus.PENDING, TaskStatus.NOT_START):
+            return None
+        return self.submit_result.queue_ahead
 
-    # ------------------------------------------------------------ actions
+    @property
+    def parent(self) -> "Task | None":
+        if not self.parent_id:
+            return None
+        return self.client._tasks.get(self.parent_id) or self.client.task(self.parent_id)
 
-    def click(self, button: str | Button, **kwargs) -> "Task":
-        """Press a button by label ('U1'), emoji ('🔄'), text or customId; returns the child task."""
+    def subscribe(self, listener: Callable[["Task", str], None]) -> None:
+        """Call `listener(task, event)` on every change; events: state, image, connection, stalled,
+        child, tick, error."""
+        self._listeners.append(listener)
+        if self.image_url and self._picture_url != self.image_url:
+            self._load_picture(self.image_url)
+
+    def unsubscribe(self, listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _emit(self, event: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(self, event)
+            except Exception:  # a broken view must not stop the tracker
+                log.exception("task listener failed")
+
+    def _update(self, snapshot: TaskSnapshot) -> bool:
+        """Take a newer snapshot (the tracker or a refresh); True when anything changed."""
+        with self._cond:
+            old = self._snapshot
+            snapshot = _keep_known(old, snapshot)
+            if snapshot == old:
+                return False
+            if old.is_terminal and not snapshot.is_terminal:
+                return False  # terminal states never change back
+            self._snapshot = snapshot
+            self.last_change = time.monotonic()
+            self._cond.notify_all()
+        self.stalled = False
+        self._emit("state")
+        url = snapshot.image_url
+        if url and url != self._picture_url and (self._listeners or snapshot.status == TaskStatus.SUCCESS):
+            self._load_picture(url)
+        if snapshot.status == TaskStatus.MODAL and old.status != TaskStatus.MODAL:
+            pass  # parked until confirm(); the tracker drops it
+        elif not snapshot.is_terminal and old.status == TaskStatus.MODAL:
+            tracker_for(self.client).watch(self)
+        return True
+
+    def _submitted(self, result: SubmitResult) -> None:
+        self.submit_result = result
+        if result.is_modal and self.status != TaskStatus.MODAL:
+            self._update(replace(self._snapshot, status=TaskStatus.MODAL))
+
+    def _add_child(self, child: "Task") -> None:
+        if child.id not in {c.id for c in self.children}:
+            self.children.append(child)
+            for button in self.buttons:
+                if button.custom_id == child._snapshot.custom_id:
+                    child.button_text = button.text
+            self._emit("child")
+
+    def _set_connection(self, text: str | None) -> None:
+        if text != self.connection:
+            self.connection = text
+            self._emit("connection")
+
+    def _set_stalled(self, stalled: bool) -> None:
+        if stalled != self.stalled:
+            self.stalled = stalled
+            self._emit("stalled")
+        else:
+            self._emit("tick")
+
+    def _set_error(self, text: str | None) -> None:
+        self.error = text
+        self._emit("error")
+
+    def refresh(self) -> "Task":
+        """Fetch the task now (and track it again if it is unfinished)."""
+        self._update(self.client.fetch(self.id))
+        self.stalled = False
+        if not self.done and self.status != TaskStatus.MODAL:
+            tracker_for(self.client).watch(self)
+        return self
+
+    # ------------------------------------------------------------ waiting
+
+    def wait(self, timeout: float | None = None) -> "Task":
+        """Block until the task finishes; raise TaskFailedError or TaskTimeoutError (naming the id)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.done and self.status != TaskStatus.MODAL:
+            tracker_for(self.client).watch(self)
+        with self._cond:
+            while not self.done:
+                if self.status == TaskStatus.MODAL:
+                    raise E.MjnbError(f"task {self.id} waits for your input (status MODAL)", task_id=self.id,
+                                      hint="Call .confirm(prompt=...) on it, or use the form on its card")
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise E.TaskTimeoutError(f"task {self.id} did not finish within {timeout:g} s "
+                                             f"(status {self.status}, {self.progress}%)", task_id=self.id,
+                                             hint="Wait longer, or check the card for a stall")
+                self._cond.wait(0.5 if left is None else min(left, 0.5))
+        if self.status != TaskStatus.SUCCESS:
+            raise E.TaskFailedError(f"task {self.id} ({self.action}) ended in {self.status}",
+                                    fail_reason=self.fail_reason or None, task_id=self.id,
+                                    hint="Read the reason; rephrase the prompt or try again")
+        return self
+
+    def __await__(self):
+        """`await task` waits without blocking the kernel, so cards and clicks keep working."""
+        return asyncio.get_running_loop().run_in_executor(None, self.wait).__await__()
+
+    # ------------------------------------------------------------ images
+
+    def _load_picture(self, url: str) -> None:
+        self._picture_url = url
+        BACKGROUND.submit(self._download_picture, url)
+
+    def _download_picture(self, url: str) -> None:
+        from PIL import Image
+        try:
+            data = self.client.download(url)
+            picture = Image.open(io.BytesIO(data))
+            picture.load()
+        except E.MjnbError as exc:
+            self._set_error(f"could not load the image: {exc}")
+            return
+        if url != self.image_url and self._picture is not None:
+            return  # a newer picture is on its way
+        self._picture = picture
+        if url == self.image_url and self.status == TaskStatus.SUCCESS:
+            self._image_bytes = data
+        self._emit("image")
+
+    @property
+    def image(self) -> "Image.Image | None":
+        """The final image, full size (None until the task succeeds)."""
+        if self.status != TaskStatus.SUCCESS or not self.image_url:
+            return None
+        if self._image_bytes is None:
+            self._image_bytes = self.client.download(self.image_url)
+        from PIL import Image
+        return Image.open(io.BytesIO(self._image_bytes))
+
+    @property
+    def latest_picture(self) -> "Image.Image | None":
+        """The newest picture already downloaded (no network): what a card shows."""
+        return self._picture
+
+    @property
+    def preview(self) -> "Image.Image | None":
+        """The newest picture downloaded: the blurry preview while running, then the final image."""
+        if self._picture is None and self.image_url:
+            self._download_picture(self.image_url)
+        return self._picture
+
+    @property
+    def seed(self) -> str:
+        """The seed Midjourney used (asked once with image-seed)."""
+        if self._seed is None:
+            self._seed = self.client.image_seed(self.id)
+        return self._seed
+
+    # ------------------------------------------------------------ buttons
+
+    def _ready_for_buttons(self) -> None:
+        if self.status != TaskStatus.SUCCESS:
+            self.wait(PARENT_WAIT)
+
+    def _find(self, kind: ButtonKind, *, index: int | None = None, direction: str | None = None,
+              zoom: float | None = None, what: str) -> Button:
+        self._ready_for_buttons()
+        for b in self.buttons:
+            if b.kind == kind and (index is None or b.index == index) and \
+                    (direction is None or b.direction == direction) and (zoom is None or b.zoom == zoom):
+                return b
+        have = ", ".join(repr(b.text) for b in self.buttons) or "none"
+        raise E.ValidationError(f"task {self.id} ({self.action}) has no {what} button; it has {have}",
+                                field=what, task_id=self.id)
+
+    def click(self, button: str | Button, **kwargs: Any) -> "Task":
+        """Press a button by label ('U1'), emoji ('🔄'), text or customId; returns the new task."""
         if not isinstance(button, Button):
-            button = self._snapshot.button(button)
-        return self.client.action(self.id, button.custom_id, **kwargs)
+            self._ready_for_buttons()
+            try:
+                button = self._snapshot.button(button)
+            except KeyError as exc:
+                raise E.ValidationError(str(exc.args[0]), field="button", task_id=self.id) from None
+        child = self.client.action(self.id, button.custom_id, **kwargs)
+        child.button_text = button.text
+        self._add_child(child)
+        return child
+
+    def upscale(self, index: int) -> "Task":
+        """U1-U4 on a grid."""
+        return self.click(self._find(ButtonKind.UPSCALE, index=_index(index), what=f"U{index}"))
+
+    def vary(self, index: int, prompt: str | None = None) -> "Task":
+        """V1-V4 on a grid; `prompt` edits it when the account has Remix on."""
+        child = self.click(self._find(ButtonKind.VARIATION, index=_index(index), what=f"V{index}"))
+        return child._remix(prompt)
+
+    def reroll(self, prompt: str | None = None) -> "Task":
+        """🔄: the same prompt drawn again."""
+        return self.click(self._find(ButtonKind.REROLL, what="reroll"))._remix(prompt)
+
+    def vary_subtle(self, prompt: str | None = None) -> "Task":
+        return self.click(self._find(ButtonKind.VARY_SUBTLE, what="Vary (Subtle)"))._remix(prompt)
+
+    def vary_strong(self, prompt: str | None = None) -> "Task":
+        return self.click(self._find(ButtonKind.VARY_STRONG, what="Vary (Strong)"))._remix(prompt)
+
+    def upscale_subtle(self) -> "Task":
+        return self.click(self._find(ButtonKind.UPSCALE_SUBTLE, what="Upscale (Subtle)"))
+
+    def upscale_creative(self) -> "Task":
+        return self.click(self._find(ButtonKind.UPSCALE_CREATIVE, what="Upscale (Creative)"))
+
+    def zoom_out(self, factor: float = 2) -> "Task":
+        """Zoom Out 2x or 1.5x."""
+        if factor not in (2, 1.5):
+            raise E.ValidationError(f"factor must be 2 or 1.5 for zoom_out, not {factor!r}; use "
+                                    f"zoom(factor) for any value from 1 to 2", field="factor")
+        return self.click(self._find(ButtonKind.ZOOM_OUT, zoom=float(factor), what=f"Zoom Out {factor:g}x"))
+
+    def pan(self, direction: str, prompt: str | None = None) -> "Task":
+        """⬅️ ➡️ ⬆️ ⬇️: extend the image to the left, right, up or down."""
+        d = str(direction).strip().lower()
+        if d not in ("left", "right", "up", "down"):
+            raise E.ValidationError(f"direction must be left, right, up or down, not {direction!r}",
+                                    field="direction")
+        return self.click(self._find(ButtonKind.PAN, direction=d, what=f"pan {d}"))._remix(prompt)
+
+    def zoom(self, factor: float, prompt: str | None = None) -> "Task":
+        """Custom Zoom: zoom out by any factor from 1 to 2, optionally with a new prompt."""
+        try:
+            value = float(factor)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not 1.0 <= value <= 2.0:
+            raise E.ValidationError(f"factor must be a number from 1 to 2, not {factor!r}", field="factor")
+        child = self.click(self._find(ButtonKind.CUSTOM_ZOOM, what="Custom Zoom"))
+        return child.confirm(prompt=zoom_prompt(prompt or self.final_prompt or self.prompt, value))
+
+    def vary_region(self, mask: ImageInput | None = None, *, box: tuple | None = None,
+                    prompt: str | None = None) -> "Task":
+        """Vary (Region): regenerate the white part of `mask`, or the rectangle `box`
+        (x0, y0, x1, y1 as fractions 0-1 of the image, or pixels)."""
+        if (mask is None) == (box is None):
+            raise E.ValidationError("give either mask (an image, white = area to change) or box "
+                                    "(x0, y0, x1, y1)", field="mask")
+        button = self._find(ButtonKind.VARY_REGION, what="Vary (Region)")
+        if box is not None:
+            image = self.image
+            mask = box_mask(image.size, box)
+        child = self.click(button)
+        return child.confirm(prompt=prompt, mask=mask)
+
+    def confirm(self, prompt: str | None = None, mask: ImageInput | None = None) -> "Task":
+        """Continue a MODAL task (Custom Zoom, Vary Region, remix) with its prompt and/or mask."""
+        self.client.modal(self.id, prompt, mask=mask)
+        self._update(replace(self._snapshot, status=TaskStatus.NOT_START,
+                             prompt=prompt or self._snapshot.prompt))
+        tracker_for(self.client).watch(self)
+        return self
+
+    def _remix(self, prompt: str | None) -> "Task":
+        """With a prompt: once the server shows this child as MODAL (Remix on), confirm it."""
+        if prompt is None:
+            return self
+        deadline = time.monotonic() + 30
+        while self.status in (TaskStatus.PENDING, TaskStatus.NOT_START) and time.monotonic() < deadline:
+            with self._cond:
+                self._cond.wait(0.25)
+            if self.status in (TaskStatus.PENDING, TaskStatus.NOT_START):
+                self.refresh()
+        if self.status != TaskStatus.MODAL:
+            raise E.ValidationError(f"task {self.id} went ahead without asking for a prompt: Remix is off "
+                                    f"for this account, so the new prompt was not used", field="prompt",
+                                    task_id=self.id)
+        return self.confirm(prompt=prompt)
 
     # ------------------------------------------------------------ display
+
+    @property
+    def card(self):
+        """The live card widget (built once)."""
+        if self._card is None:
+            from .widgets import TaskCard
+            self._card = TaskCard(self)
+        return self._card
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        from .widgets import static_html
+        bundle = {"text/plain": repr(self), "text/html": static_html(self)}
+        try:
+            bundle.update(self.card._repr_mimebundle_(include=include, exclude=exclude) or {})
+        except Exception:  # no widget support here: the static card stays
+            log.debug("no widget view", exc_info=True)
+        bundle["text/plain"] = repr(self)
+        return bundle
 
     def __repr__(self) -> str:
         snap = self._snapshot
@@ -119,3 +397,31 @@ class Task:
         return " ".join(parts) + ">"
 
     __str__ = __repr__
+
+
+def zoom_prompt(prompt: str, factor: float) -> str:
+    """The prompt with its --zoom set to `factor` (Custom Zoom requires one)."""
+    base = re.sub(r"\s--zoom\s+\S+", "", " " + (prompt or "")).strip()
+    return f"{base} --zoom {factor:g}".strip()
+
+
+def _index(index: int) -> int:
+    if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 4:
+        raise E.ValidationError(f"index must be 1, 2, 3 or 4 (the grid's image), not {index!r}", field="index")
+    return index
+
+
+def _keep_known(old: TaskSnapshot, new: TaskSnapshot) -> TaskSnapshot:
+    """Servers leave some fields blank that our own submit knew (relays: customId, action name)."""
+    fill = {}
+    if not new.prompt and old.prompt:
+        fill["prompt"] = old.prompt
+    if new.action == TaskAction.UNKNOWN and old.action != TaskAction.UNKNOWN:
+        fill["action"] = old.action
+    if not new.parent_id and old.parent_id:
+        fill["parent_id"] = old.parent_id
+    if not new.custom_id and old.custom_id:
+        fill["custom_id"] = old.custom_id
+    if new.submit_time is None and old.submit_time is not None:
+        fill["submit_time"] = old.submit_time
+    return replace(new, **fill) if fill else new

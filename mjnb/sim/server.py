@@ -52,6 +52,12 @@ def key_id(key: str | None) -> str:
     return "key-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
+def _relay_key(token: str) -> str:
+    """new-api's token in one spelling, "sk-<token>": "sk-abc", "abc" and "Bearer sk-abc" are one key."""
+    token = token.strip()
+    return "sk-" + token.removeprefix("sk-") if token else ""
+
+
 class Simulator:
     """A running simulator: `.url`, `.stop()`, `.stats()`, `.configure(**options)`; a context manager."""
 
@@ -140,15 +146,14 @@ class Simulator:
         secret = (headers.get("mj-api-secret") or "").strip()
         if opts.profile == "relay":
             raw = auth if auth and auth != "midjourney-proxy" else secret
-            key = raw[7:].strip() if raw[:7].lower() == "bearer " else raw
-            key = key[3:] if key.startswith("sk-") else key
+            key = _relay_key(raw[7:].strip() if raw[:7].lower() == "bearer " else raw)
         elif opts.profile == "trueai":
             key = auth or secret  # the raw header: "Bearer x" is not "x" here
         else:
             key = secret
-        allowed = {k[3:] if opts.profile == "relay" and k.startswith("sk-") else k for k in opts.keys}
-        disabled = {k[3:] if opts.profile == "relay" and k.startswith("sk-") else k
-                    for k in opts.disabled_keys}
+        canon = _relay_key if opts.profile == "relay" else (lambda k: k)
+        allowed = {canon(k) for k in opts.keys}
+        disabled = {canon(k) for k in opts.disabled_keys}
         if key in disabled:
             return None, flavour.forbidden("disabled")
         if allowed and key not in allowed:

@@ -1,0 +1,163 @@
+"""Keeps every live task of a client fresh: one background thread, one batched request per cycle.
+
+Peers poll each task every 5 s and stop at the first network error. Here one
+list-by-condition request covers all live tasks (fetch is the fallback), the pace follows
+the tasks (quick while they move, slower while nothing changes), errors are retried with the
+cards saying "reconnecting", and tasks that stop changing are reported as stalled.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+from . import errors as E
+from .models import TaskStatus
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .task import Task
+
+log = logging.getLogger("mjnb.tracker")
+TRANSIENT = (E.TransportError, E.ServerError, E.RateLimitedError)
+
+
+class Tracker:
+    """The poller of one client. Started by `watch`, it stops by itself when nothing is live."""
+
+    def __init__(self, client: "Client"):
+        self.client = client
+        self._tasks: dict[str, "Task"] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._use_list = True
+        self.requests = 0  # poll requests sent, for benchmarks and tests
+        self.cycles = 0
+        self.reconnecting = False
+
+    # ------------------------------------------------------------ public
+
+    def watch(self, task: "Task") -> None:
+        """Keep `task` fresh until it is finished; polls soon."""
+        with self._lock:
+            self._tasks[task.id] = task
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="mjnb-tracker", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Poll now (a task was just submitted or the user asked for a refresh)."""
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def live_ids(self) -> list[str]:
+        with self._lock:
+            return [t.id for t in self._tasks.values() if _is_live(t)]
+
+    # ------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        config = self.client.config
+        interval = config.poll_interval
+        while True:
+            with self._lock:
+                for ident in [i for i, t in self._tasks.items() if not _is_live(t)]:
+                    del self._tasks[ident]
+                live = list(self._tasks.values())
+                if not live:
+                    self._thread = None
+                    return
+            self._wake.clear()
+            try:
+                changed = self._poll(live)
+            except Exception:  # never let the thread die silently: log and keep going
+                log.exception("tracker cycle failed")
+                changed = False
+            self.cycles += 1
+            self._check_stalls(live)
+            if self.reconnecting:
+                interval = min(config.poll_max_interval, max(interval, config.poll_interval) * 2)
+            elif changed:
+                interval = config.poll_interval
+            else:
+                interval = min(config.poll_max_interval, interval * 1.5)
+            if self._wake.wait(interval):
+                interval = config.poll_interval  # something new: be quick again
+
+    def _poll(self, live: list["Task"]) -> bool:
+        by_id = {t.id: t for t in live}
+        try:
+            snapshots = self._fetch_all(list(by_id))
+        except TRANSIENT as exc:
+            if not self.reconnecting:
+                log.info("tracker: %s; retrying", exc.summary)
+            self.reconnecting = True
+            for task in live:
+                task._set_connection(f"reconnecting: {exc.summary}")
+            return False
+        if self.reconnecting:
+            self.reconnecting = False
+            for task in live:
+                task._set_connection(None)
+        changed = False
+        for snap in snapshots:
+            task = by_id.get(snap.id)
+            if task is not None and task._update(snap):
+                changed = True
+        return changed
+
+    def _fetch_all(self, ids: list[str]):
+        if self._use_list:
+            try:
+                self.requests += math.ceil(len(ids) / 100)
+                snapshots = self.client.list_by_condition(ids)
+            except E.UnsupportedEndpointError:
+                log.info("tracker: the server has no list-by-condition; fetching tasks one by one")
+                self._use_list = False
+            else:
+                missing = set(ids) - {s.id for s in snapshots}
+                return snapshots + self._fetch_each(sorted(missing))
+        return self._fetch_each(ids)
+
+    def _fetch_each(self, ids: list[str]):
+        out = []
+        for ident in ids:
+            self.requests += 1
+            try:
+                out.append(self.client.fetch(ident))
+            except E.NotFoundError:
+                continue  # not visible yet, or gone; a stall will say so if it lasts
+        return out
+
+    def _check_stalls(self, live: list["Task"]) -> None:
+        limit = self.client.config.stall_after
+        now = time.monotonic()
+        for task in live:
+            task._set_stalled(now - task.last_change > limit)
+
+
+def _is_live(task: "Task") -> bool:
+    """Worth polling: not finished, and not parked in MODAL waiting for the user."""
+    return not task.status.is_terminal and task.status != TaskStatus.MODAL
+
+
+_trackers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_trackers_lock = threading.Lock()
+
+
+def tracker_for(client: "Client") -> Tracker:
+    """The one tracker of a client."""
+    with _trackers_lock:
+        tracker = _trackers.get(client)
+        if tracker is None:
+            tracker = _trackers[client] = Tracker(client)
+        return tracker
