@@ -82,6 +82,7 @@ class Tracker:
             except Exception:  # never let the thread die silently: log and keep going
                 log.exception("tracker cycle failed")
                 changed = False
+            polled_at = time.monotonic()  # pace from the answer, so slow answers slow us down
             self.cycles += 1
             self._check_stalls(live)
             if self.reconnecting:
@@ -90,8 +91,11 @@ class Tracker:
                 interval = config.poll_interval
             else:
                 interval = min(config.poll_max_interval, interval * 1.5)
-            if self._wake.wait(interval):
-                interval = config.poll_interval  # something new: be quick again
+            if self._wake.wait(max(0.0, polled_at + interval - time.monotonic())):
+                # something new (a submit, a refresh): be quick again, but never faster than
+                # poll_interval, so a burst of submits costs no extra requests
+                interval = config.poll_interval
+                time.sleep(max(0.0, polled_at + interval - time.monotonic()))
 
     def _poll(self, live: list["Task"]) -> bool:
         by_id = {t.id: t for t in live}
