@@ -54,6 +54,7 @@ class Task:
         self._image_bytes: bytes | None = None  # the final image, full size
         self._seed: str | None = None
         self._card = None
+        self._confirmed = False  # confirm() sent: a lagging server may still say MODAL for a while
         parent = client._tasks.get(snapshot.parent_id) if snapshot.parent_id else None
         if parent is not None:
             parent._add_child(self)
@@ -61,6 +62,11 @@ class Task:
             tracker_for(client).watch(self)
 
     # ------------------------------------------------------------ state
+
+    @property
+    def awaiting_input(self) -> bool:
+        """MODAL and not yet confirmed: it waits for a prompt or mask (see confirm())."""
+        return self.status == TaskStatus.MODAL and not self._confirmed
 
     @property
     def snapshot(self) -> TaskSnapshot:
@@ -125,10 +131,6 @@ class Task:
         url = snapshot.image_url
         if url and url != self._picture_url and (self._listeners or snapshot.status == TaskStatus.SUCCESS):
             self._load_picture(url)
-        if snapshot.status == TaskStatus.MODAL and old.status != TaskStatus.MODAL:
-            pass  # parked until confirm(); the tracker drops it
-        elif not snapshot.is_terminal and old.status == TaskStatus.MODAL:
-            tracker_for(self.client).watch(self)
         return True
 
     def _submitted(self, result: SubmitResult) -> None:
@@ -163,8 +165,9 @@ class Task:
     def refresh(self) -> "Task":
         """Fetch the task now (and track it again if it is unfinished)."""
         self._update(self.client.fetch(self.id))
-        self.stalled = False
-        if not self.done and self.status != TaskStatus.MODAL:
+        self.last_change = time.monotonic()  # the server answered: start the stall clock again
+        self._set_stalled(False)
+        if not self.done and not self.awaiting_input:
             tracker_for(self.client).watch(self)
         return self
 
@@ -173,11 +176,11 @@ class Task:
     def wait(self, timeout: float | None = None) -> "Task":
         """Block until the task finishes; raise TaskFailedError or TaskTimeoutError (naming the id)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self.done and self.status != TaskStatus.MODAL:
+        if not self.done and not self.awaiting_input:
             tracker_for(self.client).watch(self)
         with self._cond:
             while not self.done:
-                if self.status == TaskStatus.MODAL:
+                if self.awaiting_input:
                     raise E.MjnbError(f"task {self.id} waits for your input (status MODAL)", task_id=self.id,
                                       hint="Call .confirm(prompt=...) on it, or use the form on its card")
                 left = None if deadline is None else deadline - time.monotonic()
@@ -335,16 +338,23 @@ class Task:
         if (mask is None) == (box is None):
             raise E.ValidationError("give either mask (an image, white = area to change) or box "
                                     "(x0, y0, x1, y1)", field="mask")
-        button = self._find(ButtonKind.VARY_REGION, what="Vary (Region)")
-        if box is not None:
-            image = self.image
-            mask = box_mask(image.size, box)
-        child = self.click(button)
-        return child.confirm(prompt=prompt, mask=mask)
+        child = self.click(self._find(ButtonKind.VARY_REGION, what="Vary (Region)"))
+        return child.confirm(prompt=prompt, mask=mask, box=box)
 
-    def confirm(self, prompt: str | None = None, mask: ImageInput | None = None) -> "Task":
-        """Continue a MODAL task (Custom Zoom, Vary Region, remix) with its prompt and/or mask."""
+    def confirm(self, prompt: str | None = None, mask: ImageInput | None = None, *,
+                box: tuple | None = None) -> "Task":
+        """Continue a MODAL task (Custom Zoom, Vary Region, remix) with its prompt and/or mask.
+
+        For Vary Region, `box` (x0, y0, x1, y1, fractions or pixels of the parent image) is turned
+        into the black-and-white mask the server wants, at the parent image's full size."""
+        if box is not None:
+            parent = self.parent
+            if parent is None or parent.image is None:
+                raise E.ValidationError(f"task {self.id} has no finished parent image to draw a box on",
+                                        field="box", task_id=self.id)
+            mask = box_mask(parent.image.size, box)
         self.client.modal(self.id, prompt, mask=mask)
+        self._confirmed = True
         self._update(replace(self._snapshot, status=TaskStatus.NOT_START,
                              prompt=prompt or self._snapshot.prompt))
         tracker_for(self.client).watch(self)
@@ -360,7 +370,7 @@ class Task:
                 self._cond.wait(0.25)
             if self.status in (TaskStatus.PENDING, TaskStatus.NOT_START):
                 self.refresh()
-        if self.status != TaskStatus.MODAL:
+        if not self.awaiting_input:
             raise E.ValidationError(f"task {self.id} went ahead without asking for a prompt: Remix is off "
                                     f"for this account, so the new prompt was not used", field="prompt",
                                     task_id=self.id)

@@ -16,7 +16,6 @@ import weakref
 from typing import TYPE_CHECKING
 
 from . import errors as E
-from .models import TaskStatus
 
 if TYPE_CHECKING:
     from .client import Client
@@ -151,7 +150,7 @@ class Tracker:
 
 def _is_live(task: "Task") -> bool:
     """Worth polling: not finished, and not parked in MODAL waiting for the user."""
-    return not task.status.is_terminal and task.status != TaskStatus.MODAL
+    return not task.status.is_terminal and not task.awaiting_input
 
 
 _trackers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

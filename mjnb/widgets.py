@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import ipywidgets as W
 
 from . import errors as E
-from .images import box_mask, box_preview_png, thumbnail_png
+from .images import box_preview_png, thumbnail_png
 from .models import Button, ButtonKind, TaskStatus
 
 DISPLAY_SIDE = 512  # cards show images at most this big; task.image keeps the full size
@@ -244,7 +244,7 @@ class TaskCard(W.VBox):
 
     def _render_form(self) -> None:
         task = self.task
-        want = task.id if task.status == TaskStatus.MODAL else None
+        want = task.id if task.awaiting_input else None
         if want == self._form_for:
             return
         self._form_for = want
@@ -314,13 +314,9 @@ class RegionForm(W.VBox):
             if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
                 self.status.value = "<span style='color:#c62828'>Choose a region: right > left, bottom > top</span>"
                 return
-            if self.parent_picture is None:
-                self.status.value = "<span style='color:#c62828'>The parent image is not loaded yet</span>"
-                return
-            mask = box_mask(self.parent_picture.size, box)
             self.submit.disabled = True
             self.status.value = "Submitting…"
-            run(lambda: task.confirm(prompt=self.text.value.strip() or None, mask=mask),
+            run(lambda: task.confirm(prompt=self.text.value.strip() or None, box=box),
                 after=lambda: setattr(self.submit, "disabled", False))
 
         self.submit.on_click(on_submit)

@@ -139,14 +139,12 @@ class SimOptions:
             raise ValueError(f"image_ttl must be > 0, not {self.image_ttl!r}")
 
     def update(self, **changes) -> None:
-        """Change settings on a running simulator; unknown names are an error."""
+        """Change settings on a running simulator; unknown names or bad values raise and change nothing."""
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
             raise ValueError(f"unknown simulator option(s): {', '.join(unknown)}; "
                              f"known: {', '.join(sorted(names))}")
-        for name, value in changes.items():
-            if isinstance(getattr(self, name), list) and isinstance(value, str):
-                value = _split(value)
-            setattr(self, name, value)
-        self.validate()
+        candidate = dataclasses.replace(self, **changes)  # validates; a refusal changes nothing
+        for name in changes:
+            setattr(self, name, getattr(candidate, name))
