@@ -71,6 +71,9 @@ class Api:
         acct = self.engine.account(call.key)
         if opts.daily_limit is not None and acct.submits >= opts.daily_limit:
             raise SimError("quota", "用户今日绘图次数已达上限")
+        state = call.body.get("state")
+        if self.profile == "trueai" and isinstance(state, str) and len(state) > 255:
+            raise SimError("quota", "State参数过长，最大255字符")  # a task-creation limit, like quota
         outage = opts.outage
         if outage == "no-channel" and self.profile != "relay":
             outage = "crash"
@@ -287,7 +290,7 @@ class Api:
                 ids.append(child.id)
             return json_reply(200, {"code": 1, "description": "提交成功", "result": ",".join(ids),
                                     "properties": {}})
-        self._before_submit(call, "mj_action")
+        self._before_submit(call, relay_action_model(custom_id) or "mj_imagine")
         child = self.make_child(call, parent, custom_id, remix)
         if child.modal:
             child.status = "MODAL"
@@ -382,7 +385,7 @@ class Api:
         task = self.engine.tasks.get(str(task_id).strip()) if task_id else None
         if not self._visible(task, call):
             raise SimError("parent_not_found", "task not found")
-        if task.status != "MODAL":
+        if task.status != "MODAL" or task.modal is None:  # None: its form was already submitted
             raise SimError("validation", "任务状态错误，不是 MODAL 状态")
         parent = self.engine.tasks.get(task.parent_id)
         prompt = call.body.get("prompt")
@@ -415,7 +418,7 @@ class Api:
             task.tiles = self.engine.grid_tiles_generate(prompt, task.seed)
         self._before_submit(call, "mj_modal")
         task.prompt, task.final_prompt = prompt, prompt
-        task.modal, task.status = None, "NOT_START"
+        task.modal = None  # the form is in; the status stays MODAL until the job reaches Discord
         task.record(call.now)
         self.engine.account(call.key).submits += 1
         ahead = self.engine.enqueue(task, call.now)
@@ -507,15 +510,46 @@ def reroll(tile, seed: int):
     return render.Vary(tile, seed, 1.0)
 
 
-def relay_accepts(custom_id: str) -> bool:
-    """new-api's routing: part 2 of the customId if part 1 is JOB, else part 1 (spec 3.5)."""
+RELAY_ROUTE_MODELS = {"imagine": "mj_imagine", "modal": "mj_modal", "blend": "mj_blend",
+                      "describe": "mj_describe", "shorten": "mj_shorten", "swap_face": "mj_swap_face"}
+RELAY_ACTION_MODELS = {"variation": "mj_variation", "low_variation": "mj_low_variation",
+                       "high_variation": "mj_high_variation", "reroll": "mj_reroll", "Outpaint": "mj_zoom",
+                       "CustomZoom": "mj_custom_zoom", "Inpaint": "mj_inpaint"}
+RELAY_CHANGE_MODELS = {"UPSCALE": "mj_upscale", "U": "mj_upscale", "VARIATION": "mj_variation",
+                       "V": "mj_variation", "REROLL": "mj_reroll", "R": "mj_reroll"}
+
+
+def relay_action_model(custom_id: str) -> str | None:
+    """new-api's routing of a customId: part 2 if part 1 is JOB, else part 1 (spec 3.5); None = unknown."""
     parts = custom_id.split("::")
     if len(parts) < 2:
-        return False
+        return None
     op = parts[2] if parts[1] == "JOB" and len(parts) > 2 else parts[1]
-    return (op.startswith("upsample") or op in ("variation", "low_variation", "high_variation",
-                                                 "reroll", "Outpaint", "CustomZoom", "Inpaint")
-            or op.startswith("pan_"))
+    if op.startswith("upsample"):
+        return "mj_upscale"
+    if op.startswith("pan_"):
+        return "mj_pan"
+    return RELAY_ACTION_MODELS.get(op)
+
+
+def relay_accepts(custom_id: str) -> bool:
+    """Whether a relay routes this customId at all (else 400 unknown_action)."""
+    return relay_action_model(custom_id) is not None
+
+
+def relay_model(route: str, body: dict) -> str | None:
+    """The billing model a new-api relay charges (and checks the key against) for a request."""
+    if route in RELAY_ROUTE_MODELS:
+        return RELAY_ROUTE_MODELS[route]
+    if route == "action":
+        custom_id = body.get("customId")
+        return relay_action_model(custom_id.strip()) if isinstance(custom_id, str) else None
+    if route == "change":
+        return RELAY_CHANGE_MODELS.get(str(body.get("action") or "").upper())
+    if route == "simple_change":
+        words = str(body.get("content") or "").split()
+        return RELAY_CHANGE_MODELS.get(words[1][:1].upper()) if len(words) == 2 else None
+    return None  # task queries are not billed
 
 
 def shorten_markdown(prompt: str) -> str:

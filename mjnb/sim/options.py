@@ -42,7 +42,8 @@ class SimOptions:
     )
     denied_models: list = _opt(
         [],
-        "relay billing models the key may not use, e.g. mj_imagine,mj_blend: 403 该令牌无权访问模型",
+        "relay billing models the key may not use, e.g. mj_imagine,mj_blend or action models such as "
+        "mj_upscale, mj_variation, mj_custom_zoom, mj_inpaint: 403 该令牌无权访问模型",
         list_of=str,
     )
     speed: float = _opt(

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from .api import Api, Call
+from .api import Api, Call, relay_model
 from .engine import Engine, SimError
 from .flavours import FLAVOURS, Reply, empty_reply, json_reply, text_reply
 from .options import SimOptions
@@ -36,10 +36,6 @@ ROUTES = [
     ("POST", r"/mj/task/list-by-ids", "list_by_ids"),
     ("GET", r"/mj/image/(?P<id>[^/]+)", "image"),
 ]
-RELAY_MODELS = {"imagine": "mj_imagine", "action": "mj_action", "modal": "mj_modal",
-                "blend": "mj_blend", "describe": "mj_describe", "shorten": "mj_shorten",
-                "change": "mj_change", "simple_change": "mj_simple_change",
-                "swap_face": "mj_swap_face"}
 GATEWAY_PAGES = {
     502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 EXPIRED_TEXT = "This content is no longer available."
@@ -265,8 +261,6 @@ class Simulator:
         key, refusal = self.authenticate(headers)
         if refusal:
             return refusal
-        if self.options.profile == "relay" and RELAY_MODELS.get(route) in self.options.denied_models:
-            return flavour.forbidden("model", RELAY_MODELS[route])
         wait = self.rate_limited(key, now)
         if wait is not None:
             return flavour.rate_limited(wait)
@@ -278,6 +272,9 @@ class Simulator:
                     raise ValueError("body must be a JSON object")
             except ValueError as exc:
                 return flavour.error(SimError("bad_json", str(exc)), route, path)
+        model = relay_model(route, data) if self.options.profile == "relay" else None
+        if model in self.options.denied_models:
+            return flavour.forbidden("model", model)
         speed_mode = mode[3:] if mode and mode.startswith("mj-") else None
         call = Call(route=route, path=path, key=key, body=data, now=now, mode=speed_mode)
         self.engine.advance(now)
