@@ -87,9 +87,68 @@ def tasks(ids: Iterable[str]) -> list[Task]:
     return default_client().tasks(ids)
 
 
+def history(**filters: Any):
+    """Every task the default client's history holds, one row per task, as a pandas DataFrame.
+
+    Filters: since=, until= (timestamps or strings), status=, action= (a value or a list),
+    prompt= (text the prompt contains), tag=, experiment=, server=. Columns: id, parent_id,
+    root_id, action, button, prompt, prompt_en, final_prompt, text, image_prompts, one column
+    per Midjourney parameter (version, niji, aspect, stylize, chaos, quality, seed, style,
+    weird, tile, no, iw, sref, cref, sw, cw, p, repeat, stop, raw, draft), other (unknown
+    parameters), status, fail_reason, submit/start/finish (UTC timestamps), queue_s, run_s,
+    total_s, image_path, thumb_path, image_url, mode, server, simulator, tags, rating, note,
+    experiment."""
+    return _history_store().dataframe(**filters)
+
+
+def snapshots(task_ids: Iterable[str] | None = None):
+    """The progress timeline: task_id, time, status, progress, elapsed_s since submit."""
+    return _history_store().snapshots(task_ids)
+
+
+def fill_seeds() -> int:
+    """Ask the server for the seed of every successful task that has none yet; returns how many."""
+    client = default_client()
+    store = _history_store()
+    done = 0
+    for server, task_id in store.missing_seeds():
+        if server != client.config.host:
+            continue
+        store.set_seed(server, task_id, client.image_seed(task_id))
+        done += 1
+    return done
+
+
+def resume(display: bool = False) -> list[Task]:
+    """Re-attach tracking (and cards, with display=True) to tasks unfinished when the kernel stopped."""
+    client = default_client()
+    store = _history_store()
+    ids = store.unfinished(client.config.host)
+    found = {s.id: s for s in client.list_by_condition(ids)} if ids else {}
+    tasks = [client._handle(found[i]) for i in ids if i in found]
+    if display:
+        from IPython.display import display as show
+        for task in tasks:
+            show(task)
+    return tasks
+
+
+def export(path: str) -> str:
+    """Write the history as CSV (and Parquet when pyarrow is installed) with the images and a manifest."""
+    from .exporter import export_history
+    return export_history(_history_store(), path)
+
+
+def _history_store():
+    client = default_client()
+    if client.history is None:
+        raise MjnbError("the default client keeps no history; create it with history=True")
+    return client.history
+
+
 __all__ = [
     "configure", "default_client", "imagine", "blend", "describe", "shorten", "swap_face", "task",
-    "tasks", "Client", "Config", "Task", "TaskSnapshot", "TaskStatus", "TaskAction", "Button",
+    "tasks", "history", "snapshots", "fill_seeds", "resume", "export", "Client", "Config", "Task", "TaskSnapshot", "TaskStatus", "TaskAction", "Button",
     "ButtonKind", "SubmitResult", "errors", "MjnbError", "ConfigError", "ValidationError",
     "ParentNotReadyError", "AuthError", "QuotaError", "RateLimitedError", "QueueFullError",
     "BannedPromptError", "NotFoundError", "UnsupportedEndpointError", "ServerError",

@@ -55,7 +55,7 @@ class Client:
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  config: Config | None = None, session: requests.Session | None = None,
-                 announce: bool = True, **settings: Any):
+                 announce: bool = True, history: Any = True, **settings: Any):
         if config is None:
             config = Config.from_env(base_url=base_url, api_key=api_key, **settings)
         elif base_url or api_key or settings:
@@ -70,6 +70,10 @@ class Client:
             if announce:
                 print(SIMULATOR_NOTICE.format(url=self._sim.url), flush=True)
         self.config = config
+        if history is True:  # the default: MJNB_HOME (or ~/.mjnb) keeps every submit and image
+            from .store import History
+            history = History()
+        self.history = history or None  # a History, or None to keep nothing
         self.session = session or requests.Session()
         self._auth = _KeyAuth(config.auth_headers())
         self._tasks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -391,30 +395,73 @@ class Client:
     def _submit(self, name: str, path: str, body: dict, action: TaskAction, *, prompt: str = "",
                 parent_id: str | None = None, custom_id: str = "") -> "Task":
         endpoint = f"POST {path}"
-        data = self._json("POST", path, endpoint, kind="submit", idempotent=False, body=body)
-        result = self._check_code(SubmitResult.parse(data) if isinstance(data, Mapping) else
-                                  SubmitResult(code=0), endpoint, "submit", data)
-        ids = result.ids
-        if not ids:
-            raise E.ServerError("the submit was accepted but no task id came back", endpoint=endpoint,
-                                code=result.code, server_message=self._scrub(result.description))
+        context = self._context(prompt=prompt, parent_id=parent_id, custom_id=custom_id)
+        record = self.history.submit_started(self.config.host, endpoint, body, context) if self.history else None
+        try:
+            data = self._json("POST", path, endpoint, kind="submit", idempotent=False, body=body)
+            result = self._check_code(SubmitResult.parse(data) if isinstance(data, Mapping) else
+                                      SubmitResult(code=0), endpoint, "submit", data)
+            ids = result.ids
+            if not ids:
+                raise E.ServerError("the submit was accepted but no task id came back", endpoint=endpoint,
+                                    code=result.code, server_message=self._scrub(result.description))
+        except E.MjnbError as exc:
+            if record is not None:
+                self.history.submit_failed(record, exc, getattr(exc, "maybe_submitted", False)
+                                           or isinstance(exc, E.ServerError) and not isinstance(exc, E.TransportError))
+            raise
+        status = TaskStatus.MODAL if result.is_modal else TaskStatus.NOT_START
+        snaps = [TaskSnapshot(id=ident, action=action, status=status, prompt=prompt,
+                              description=result.description, submit_time=_now(),
+                              custom_id=custom_id, parent_id=parent_id, state=body.get("state") or "")
+                 for ident in ids]
+        if record is not None:
+            self.history.submit_finished(record, result, [] if name == "modal" else snaps, context)
         if name == "modal":  # the modal step continues the same task
             existing = self._tasks.get(ids[0])
             if existing is not None:
                 existing._submitted(result)
+                existing._modal_sent(prompt)
                 return existing
-        status = TaskStatus.MODAL if result.is_modal else TaskStatus.NOT_START
         tasks = []
-        for ident in ids:
-            snap = TaskSnapshot(id=ident, action=action, status=status, prompt=prompt,
-                                description=result.description, submit_time=_now(),
-                                custom_id=custom_id, parent_id=parent_id, state=body.get("state") or "")
+        for snap in snaps:
             task = self._handle(snap)
+            task.button_text = context.get("button") or ""
             task._submitted(result)
             tasks.append(task)
         if len(tasks) > 1:  # TRUEAI's "Imagine all" makes four tasks at once
             tasks[0].siblings = tasks[1:]
         return tasks[0]
+
+    def _record_seen(self, task: "Task") -> None:
+        """History keeps every change a Task saw (called by the Task, often on the tracker thread)."""
+        if self.history is None:
+            return
+        context = self._context(prompt=task.prompt, parent_id=task.parent_id, custom_id=task.snapshot.custom_id)
+        if task.button_text:
+            context["button"] = task.button_text
+        try:
+            self.history.task_seen(self.config.host, task.snapshot, context)
+        except Exception:  # a full disk must not stop the cards; say it in the log
+            log.exception("could not record task %s in the history", task.id)
+
+    def _cached_image(self, task_id: str) -> bytes | None:
+        return self.history.cached_image(self.config.host, task_id) if self.history else None
+
+    def _cache_image(self, task_id: str, data: bytes) -> None:
+        if self.history is not None:
+            self.history.cache_image(self.config.host, task_id, data)
+
+    def _context(self, **known) -> dict:
+        """What history keeps beside a submit or a snapshot: where, how, and from which button."""
+        context = {"server": self.config.host, "mode": self.config.mode, "simulator": self.is_simulator,
+                   **{k: v for k, v in known.items() if v}}
+        parent = self._tasks.get(known.get("parent_id") or "")
+        if parent is not None and known.get("custom_id"):
+            for button in parent.buttons:
+                if button.custom_id == known["custom_id"]:
+                    context["button"] = button.text
+        return context
 
     # ------------------------------------------------------------ internals: reading answers
 
@@ -500,6 +547,8 @@ class Client:
             result = SubmitResult(code=_code(data), description=str(message or ""),
                                   properties=data.get("properties") or {})
             self._check_code(result, endpoint, kind, data, http_status=status)
+        if message and "task_not_found" in message:  # relay /mj/image/{id}: {"error": "midjourney_task_not_found"}
+            raise self._not_found(endpoint, status, quoted)
         if message and "unknown_action" in message:
             raise E.ValidationError("the relay does not accept this button", field="custom_id",
                                     endpoint=endpoint, http_status=status, server_message=quoted,
@@ -529,16 +578,19 @@ class Client:
             word = (result.properties or {}).get("bannedWord") or None
             raise E.BannedPromptError("Midjourney's filter refused the prompt" + (f" (banned word {word!r})" if word else ""),
                                       banned_word=word, hint="Rephrase the prompt without that word", **kw)
-        if code == 23 or (code == 9 and "队列" in said):
+        if code == 23 or (code in (4, 9) and "队列" in said):  # TRUEAI: code 9 队列已满, code 4 队列数已达上限
             raise E.QueueFullError("the account's queue is full", hint=_QUEUE_HINT, **kw)
         if code == 30:
             raise E.RateLimitedError("the relay's group is saturated", hint=_wait_hint(None), **kw)
         if code == 5 or code == 9:
             raise E.ServerError("the relay or its upstream failed", hint="Try again in a minute; if it persists, "
                                 "tell the relay", **kw)
-        if code == 3 and "账号" in said:
+        if code == 3 and ("账号" in said or "account" in lowered):
             raise E.ServerError("the server has no Midjourney account available", hint="Try again later or "
                                 "tell the relay", **kw)
+        if code == 3 and "seed" in lowered:  # 未找到 seed: Midjourney did not answer within 60 s (spec 3.4)
+            raise E.ServerError("Midjourney did not return the seed in time", hint="Try again in a minute",
+                                **kw)
         if code == 3 or "task_no_found" in lowered or "task_not_found" in lowered:
             raise self._not_found(endpoint, http_status, said, code)
         if "task_status_not_success" in lowered or "状态错误" in said:

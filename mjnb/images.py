@@ -134,3 +134,43 @@ def box_preview_png(img: Image.Image, box, max_side: int) -> bytes:
     ImageDraw.Draw(shade).rectangle([x0 * w, y0 * h, x1 * w, y1 * h], fill=(0, 0, 0, 0),
                                     outline=(255, 255, 255, 255), width=2)
     return png_bytes(Image.alpha_composite(copy.convert("RGBA"), shade).convert("RGB"))
+
+
+class ImageCache:
+    """Final images on disk by content hash, each with a thumbnail: relay URLs die after a day."""
+
+    THUMB_SIDE = 256
+
+    def __init__(self, folder: os.PathLike | str):
+        self.folder = Path(folder)
+
+    def put(self, data: bytes) -> dict:
+        """Store image bytes (once per content); returns hash, path, thumb_path, width, height."""
+        import hashlib
+        digest = hashlib.sha256(data).hexdigest()
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            ext = (img.format or "PNG").lower().replace("jpeg", "jpg")
+            size = img.size
+            path = self.folder / digest[:2] / f"{digest}.{ext}"
+            thumb = self.folder / digest[:2] / f"{digest}.thumb.png"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _atomic_write(path, data)
+            if not thumb.exists():
+                _atomic_write(thumb, thumbnail_png(img, self.THUMB_SIDE))
+        return {"hash": digest, "path": str(path), "thumb_path": str(thumb), "width": size[0], "height": size[1]}
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write then rename, so a killed process never leaves half an image behind."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def split_grid(img: Image.Image) -> list[Image.Image]:
+    """The four images of a 2x2 grid, in U1..U4 order (left to right, top to bottom)."""
+    w, h = img.size
+    hw, hh = w // 2, h // 2
+    return [img.crop((x, y, x + hw, y + hh)) for y in (0, hh) for x in (0, hw)]

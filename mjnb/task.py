@@ -52,8 +52,10 @@ class Task:
         self._picture: Image.Image | None = None  # the newest downloaded preview or final image
         self._picture_url = ""
         self._image_bytes: bytes | None = None  # the final image, full size
+        self._image_lock = threading.Lock()
         self._seed: str | None = None
         self._card = None
+        self._annotations: dict | None = None
         self._confirmed = False  # confirm() sent: a lagging server may still say MODAL for a while
         parent = client._tasks.get(snapshot.parent_id) if snapshot.parent_id else None
         if parent is not None:
@@ -127,6 +129,7 @@ class Task:
             self.last_change = time.monotonic()
             self._cond.notify_all()
         self.stalled = False
+        self.client._record_seen(self)
         self._emit("state")
         url = snapshot.image_url
         if url and url != self._picture_url and (self._listeners or snapshot.status == TaskStatus.SUCCESS):
@@ -189,6 +192,11 @@ class Task:
                                              f"(status {self.status}, {self.progress}%)", task_id=self.id,
                                              hint="Wait longer, or check the card for a stall")
                 self._cond.wait(0.5 if left is None else min(left, 0.5))
+        if self.status == TaskStatus.SUCCESS and self.image_url:
+            try:  # the image is safe in the cache before wait() returns: relay URLs expire
+                self._final_bytes()
+            except E.MjnbError as exc:
+                self._set_error(f"could not keep the image: {exc}")
         if self.status != TaskStatus.SUCCESS:
             raise E.TaskFailedError(f"task {self.id} ({self.action}) ended in {self.status}",
                                     fail_reason=self.fail_reason or None, task_id=self.id,
@@ -207,8 +215,9 @@ class Task:
 
     def _download_picture(self, url: str) -> None:
         from PIL import Image
+        final = url == self.image_url and self.status == TaskStatus.SUCCESS
         try:
-            data = self.client.download(url)
+            data = self._final_bytes() if final else self.client.download(url)
             picture = Image.open(io.BytesIO(data))
             picture.load()
         except E.MjnbError as exc:
@@ -217,19 +226,37 @@ class Task:
         if url != self.image_url and self._picture is not None:
             return  # a newer picture is on its way
         self._picture = picture
-        if url == self.image_url and self.status == TaskStatus.SUCCESS:
-            self._image_bytes = data
         self._emit("image")
+
+    def _final_bytes(self) -> bytes:
+        """The final image: from memory, else the history's cache (it outlives the URL), else
+        downloaded and cached at once (one download, however many threads ask)."""
+        with self._image_lock:
+            if self._image_bytes is None:
+                data = self.client._cached_image(self.id)
+                if data is None:
+                    data = self.client.download(self.image_url)
+                    self.client._cache_image(self.id, data)
+                self._image_bytes = data
+            return self._image_bytes
 
     @property
     def image(self) -> "Image.Image | None":
         """The final image, full size (None until the task succeeds)."""
         if self.status != TaskStatus.SUCCESS or not self.image_url:
             return None
-        if self._image_bytes is None:
-            self._image_bytes = self.client.download(self.image_url)
         from PIL import Image
-        return Image.open(io.BytesIO(self._image_bytes))
+        return Image.open(io.BytesIO(self._final_bytes()))
+
+    @property
+    def tiles(self) -> "list[Image.Image]":
+        """The four images of a finished 2x2 grid, U1..U4 order ([] for single images)."""
+        from .images import split_grid
+        image = self.image
+        if image is None or self.action in (TaskAction.UPSCALE, TaskAction.UPSCALE_HD, TaskAction.DESCRIBE,
+                                            TaskAction.SHORTEN, TaskAction.SWAP_FACE):
+            return []
+        return split_grid(image)
 
     @property
     def latest_picture(self) -> "Image.Image | None":
@@ -245,10 +272,55 @@ class Task:
 
     @property
     def seed(self) -> str:
-        """The seed Midjourney used (asked once with image-seed)."""
+        """The seed Midjourney used (asked once with image-seed, then kept in the history)."""
         if self._seed is None:
             self._seed = self.client.image_seed(self.id)
+            if self.client.history is not None:
+                self.client.history.set_seed(self.client.config.host, self.id, self._seed)
         return self._seed
+
+    # ------------------------------------------------------------ notes for later comparison
+
+    def tag(self, *tags: str) -> "Task":
+        """Add tags (kept in the history, shown on the card, exported)."""
+        self._history().tag(self.client.config.host, self.id, *tags)
+        self._annotations = None  # read back what the history now holds
+        self._emit("annotation")
+        return self
+
+    def untag(self, *tags: str) -> "Task":
+        self._history().untag(self.client.config.host, self.id, *tags)
+        self._annotations = None  # read back what the history now holds
+        self._emit("annotation")
+        return self
+
+    def note(self, text: str) -> "Task":
+        """A free-text note about this task."""
+        self._history().note(self.client.config.host, self.id, text)
+        self._annotations = None  # read back what the history now holds
+        self._emit("annotation")
+        return self
+
+    def rate(self, stars: int | None) -> "Task":
+        """1 to 5 stars (None clears)."""
+        self._history().rate(self.client.config.host, self.id, stars)
+        self._annotations = None  # read back what the history now holds
+        self._emit("annotation")
+        return self
+
+    @property
+    def annotations(self) -> dict:
+        """{'tags': [...], 'rating': int | None, 'note': str}, read once from the history."""
+        if self._annotations is None:
+            self._annotations = ({"tags": [], "rating": None, "note": ""} if self.client.history is None
+                                 else self.client.history.annotations(self.client.config.host, self.id))
+        return self._annotations
+
+    def _history(self):
+        if self.client.history is None:
+            raise E.MjnbError("this client keeps no history (history=False), so tags, notes and ratings "
+                              "have nowhere to go", task_id=self.id)
+        return self.client.history
 
     # ------------------------------------------------------------ buttons
 
@@ -353,12 +425,16 @@ class Task:
                 raise E.ValidationError(f"task {self.id} has no finished parent image to draw a box on",
                                         field="box", task_id=self.id)
             mask = box_mask(parent.image.size, box)
-        self.client.modal(self.id, prompt, mask=mask)
-        self._confirmed = True
-        self._update(replace(self._snapshot, status=TaskStatus.NOT_START,
-                             prompt=prompt or self._snapshot.prompt))
-        tracker_for(self.client).watch(self)
+        self.client.modal(self.id, prompt, mask=mask)  # calls _modal_sent on this task
         return self
+
+    def _modal_sent(self, prompt: str | None) -> None:
+        """The server took this task's modal step: it runs now (a lagging relay may say MODAL a while)."""
+        if not self.awaiting_input and self.status != TaskStatus.MODAL:
+            return
+        self._confirmed = True
+        self._update(replace(self._snapshot, status=TaskStatus.NOT_START, prompt=prompt or self._snapshot.prompt))
+        tracker_for(self.client).watch(self)
 
     def _remix(self, prompt: str | None) -> "Task":
         """With a prompt: once the server shows this child as MODAL (Remix on), confirm it."""

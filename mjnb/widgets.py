@@ -86,6 +86,20 @@ def prompt_html(task) -> str:
             f"{html.escape(text)}</div>")
 
 
+def annotations_html(task) -> str:
+    """Rating, tags and note the user gave this task."""
+    notes = task.annotations
+    parts = []
+    if notes["rating"]:
+        parts.append("★" * notes["rating"] + "☆" * (5 - notes["rating"]))
+    if notes["tags"]:
+        parts.append(" ".join(f"<span style='background:#eef;border-radius:6px;padding:0 5px'>"
+                              f"#{html.escape(t)}</span>" for t in notes["tags"]))
+    if notes["note"]:
+        parts.append(f"<i>{html.escape(notes['note'])}</i>")
+    return f"<div style='font-size:12px;color:#444'>{' &middot; '.join(parts)}</div>" if parts else ""
+
+
 def notice_html(task) -> str:
     """Errors, reconnecting, stalls and failure reasons, in words."""
     lines = []
@@ -113,6 +127,7 @@ class TaskCard(W.VBox):
         self._form_for: str | None = None
         self.header = W.HTML()
         self.prompt = W.HTML()
+        self.annotations = W.HTML()
         self.bar = W.IntProgress(min=0, max=100, layout=W.Layout(width="100%", height="14px"))
         self.percent = W.Label(layout=W.Layout(width="48px"))
         self.notice = W.HTML()
@@ -124,7 +139,7 @@ class TaskCard(W.VBox):
         self.form = W.VBox()
         self.children_box = W.VBox(layout=W.Layout(margin="6px 0 0 18px"))
         super().__init__(
-            [self.header, self.prompt, W.HBox([self.bar, self.percent]),
+            [self.header, self.prompt, self.annotations, W.HBox([self.bar, self.percent]),
              W.HBox([self.notice, self.refresh_button]), self.image, self.button_rows, self.form,
              self.children_box],
             layout=W.Layout(border="1px solid #d0d0d0", padding="8px", margin="4px 0", max_width="560px"),
@@ -145,6 +160,8 @@ class TaskCard(W.VBox):
                 self._add_child_card(child)
         elif event == "tick":
             self.header.value = header_html(task)
+        elif event == "annotation":
+            self.annotations.value = annotations_html(task)
         else:
             self._render_all()
 
@@ -152,6 +169,7 @@ class TaskCard(W.VBox):
         task = self.task
         self.header.value = header_html(task)
         self.prompt.value = prompt_html(task)
+        self.annotations.value = annotations_html(task)
         self.bar.value = task.progress
         self.percent.value = f"{task.progress}%"
         if task.status == TaskStatus.SUCCESS:
@@ -346,4 +364,4 @@ def static_html(task) -> str:
     bar = (f"<div style='background:#eee;height:8px;width:100%'><div style='background:#1565c0;height:8px;"
            f"width:{task.progress}%'></div></div>")
     return (f"<div style='border:1px solid #d0d0d0;padding:8px;max-width:560px'>{header_html(task)}"
-            f"{prompt_html(task)}{bar}{notice_html(task)}{image}<div style='margin-top:6px'>{buttons}</div></div>")
+            f"{prompt_html(task)}{annotations_html(task)}{bar}{notice_html(task)}{image}<div style='margin-top:6px'>{buttons}</div></div>")

@@ -1,0 +1,381 @@
+"""The SQLite history: every submit (recorded before it is sent), every change the tracker saw,
+every cached image, and the user's tags, notes and ratings; read back as pandas DataFrames.
+
+Safe for two kernels at once (WAL, a busy timeout, short transactions). No network here: the
+client and the tasks call in with what they saw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import ValidationError
+from .images import ImageCache
+from .models import SubmitResult, TaskSnapshot
+from .params import PARAMS, parse_prompt
+
+SCHEMA_VERSION = 1
+TERMINAL = ("SUCCESS", "FAILURE", "CANCEL")
+PARAM_COLUMNS = list(PARAMS)
+LIST_PARAMS = [name for name, (_, kind) in PARAMS.items() if kind == "list"]
+
+MIGRATIONS = {
+    1: f"""
+    CREATE TABLE submits (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created REAL NOT NULL,
+        server TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        body TEXT NOT NULL,            -- JSON, images replaced by their hash and size
+        state TEXT, experiment TEXT, parent_id TEXT, custom_id TEXT, button TEXT,
+        outcome TEXT NOT NULL DEFAULT 'sent',  -- sent, accepted, refused or unknown
+        code INTEGER, response TEXT, error TEXT, task_ids TEXT, finished REAL
+    );
+    CREATE TABLE tasks (
+        server TEXT NOT NULL, id TEXT NOT NULL,
+        submit_id INTEGER, parent_id TEXT, root_id TEXT, action TEXT, button TEXT, custom_id TEXT,
+        prompt TEXT, prompt_en TEXT, final_prompt TEXT, text TEXT, image_prompts TEXT,
+        {", ".join(f'"{name}" {"INTEGER" if kind in ("int", "flag") else "REAL" if kind == "float" else "TEXT"}'
+                   for name, (_, kind) in PARAMS.items())},
+        other TEXT,
+        status TEXT, progress INTEGER, fail_reason TEXT,
+        submit_time REAL, start_time REAL, finish_time REAL,
+        image_url TEXT, image_hash TEXT, fetched_seed TEXT, mode TEXT, simulator INTEGER,
+        tags TEXT NOT NULL DEFAULT '[]', rating INTEGER, note TEXT NOT NULL DEFAULT '',
+        experiment TEXT, state TEXT, updated REAL,
+        PRIMARY KEY (server, id)
+    );
+    CREATE INDEX tasks_status ON tasks (status);
+    CREATE INDEX tasks_submit ON tasks (submit_time);
+    CREATE TABLE snapshots (
+        server TEXT NOT NULL, task_id TEXT NOT NULL, time REAL NOT NULL,
+        status TEXT, progress INTEGER, image_url TEXT
+    );
+    CREATE INDEX snapshots_task ON snapshots (server, task_id);
+    CREATE TABLE images (
+        hash TEXT PRIMARY KEY, path TEXT NOT NULL, thumb_path TEXT NOT NULL,
+        width INTEGER, height INTEGER, bytes INTEGER, created REAL
+    );
+    """,
+}
+
+
+def default_home() -> Path:
+    """MJNB_HOME, else ~/.mjnb: the database and the image cache live there."""
+    return Path(os.environ.get("MJNB_HOME") or Path.home() / ".mjnb").expanduser()
+
+
+class History:
+    """One history database (and its image cache) under `home`."""
+
+    def __init__(self, home: os.PathLike | str | None = None):
+        self.home = Path(home).expanduser() if home else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.path = self.home / "history.sqlite3"
+        self.cache = ImageCache(self.home / "images")
+        self._local = threading.local()
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"<mjnb.History {self.path}>"
+
+    # ------------------------------------------------------------ connections and schema
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL keeps committed data across a process kill
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    def _write(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = db.execute(sql, tuple(params))
+            db.execute("COMMIT")
+            return cur
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _migrate(self) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} was written by a newer mjnb (schema {version}); upgrade mjnb")
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[v].split(";"):  # no ";" inside the scripts
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db().execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # ------------------------------------------------------------ writes (called by client and tasks)
+
+    def submit_started(self, server: str, endpoint: str, body: dict, context: dict) -> int:
+        """Record a submit before it is sent; returns its row id."""
+        cur = self._write(
+            "INSERT INTO submits (created, server, endpoint, body, state, experiment, parent_id, custom_id, button)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (time.time(), server, endpoint, json.dumps(_strip_images(body), ensure_ascii=False),
+             body.get("state"), context.get("experiment"), context.get("parent_id"), body.get("customId"),
+             context.get("button")))
+        return cur.lastrowid
+
+    def submit_finished(self, submit_id: int, result: SubmitResult, snapshots: list[TaskSnapshot],
+                        context: dict) -> None:
+        """Complete a submit with its answer and create the task rows it made."""
+        response = {"code": result.code, "description": result.description, "result": result.result,
+                    "properties": dict(result.properties)}
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("UPDATE submits SET outcome='accepted', code=?, response=?, task_ids=?, finished=? WHERE id=?",
+                       (result.code, json.dumps(response, ensure_ascii=False),
+                        json.dumps([s.id for s in snapshots]), time.time(), submit_id))
+            for snap in snapshots:
+                self._upsert_task(db, context["server"], snap, {**context, "submit_id": submit_id})
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def submit_failed(self, submit_id: int, error: Exception, maybe_submitted: bool) -> None:
+        self._write("UPDATE submits SET outcome=?, code=?, error=?, finished=? WHERE id=?",
+                    ("unknown" if maybe_submitted else "refused", getattr(error, "code", None), str(error),
+                     time.time(), submit_id))
+
+    def task_seen(self, server: str, snapshot: TaskSnapshot, context: dict) -> None:
+        """A new state of a task: update its row and add a point to its progress timeline."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._upsert_task(db, server, snapshot, context)
+            db.execute("INSERT INTO snapshots VALUES (?,?,?,?,?,?)",
+                       (server, snapshot.id, time.time(), snapshot.status.value, snapshot.progress,
+                        snapshot.image_url))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _upsert_task(self, db, server: str, snap: TaskSnapshot, ctx: dict) -> None:
+        prompt = snap.prompt or ctx.get("prompt") or ""
+        parsed = parse_prompt(snap.final_prompt or prompt).row()
+        parent = snap.parent_id or ctx.get("parent_id")
+        root = parent
+        if parent:
+            row = db.execute("SELECT root_id FROM tasks WHERE server=? AND id=?", (server, parent)).fetchone()
+            root = row[0] if row and row[0] else parent
+        values = {
+            "server": server, "id": snap.id, "submit_id": ctx.get("submit_id"), "parent_id": parent,
+            "root_id": root or snap.id, "action": snap.action.value if snap.action.value != "UNKNOWN" else None,
+            "button": ctx.get("button"), "custom_id": snap.custom_id or ctx.get("custom_id"),
+            "prompt": prompt, "prompt_en": snap.prompt_en or None, "final_prompt": snap.final_prompt or None,
+            "text": parsed["text"], "image_prompts": json.dumps(parsed["image_prompts"]),
+            **{name: _param_value(parsed[name]) for name in PARAM_COLUMNS},
+            "other": json.dumps(parsed["other"], ensure_ascii=False),
+            "status": snap.status.value, "progress": snap.progress, "fail_reason": snap.fail_reason or None,
+            "submit_time": _ts(snap.submit_time), "start_time": _ts(snap.start_time),
+            "finish_time": _ts(snap.finish_time), "image_url": snap.image_url or None,
+            "mode": ctx.get("mode"), "simulator": int(bool(ctx.get("simulator"))),
+            "experiment": ctx.get("experiment"), "state": snap.state or None, "updated": time.time(),
+        }
+        keep = ("submit_id", "parent_id", "root_id", "action", "button", "custom_id", "prompt", "prompt_en",
+                "final_prompt", "submit_time", "start_time", "finish_time", "image_url", "mode", "experiment",
+                "state", "fail_reason")
+        names = list(values)
+        placeholders = ",".join("?" for _ in names)
+        updates = ", ".join(
+            f'"{n}"=COALESCE(excluded."{n}", tasks."{n}")' if n in keep else f'"{n}"=excluded."{n}"'
+            for n in names if n not in ("server", "id"))
+        db.execute(f'INSERT INTO tasks ({",".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) VALUES ({placeholders}) '
+                   f"ON CONFLICT(server, id) DO UPDATE SET {updates}", [values[n] for n in names])
+
+    def image_stored(self, server: str, task_id: str, info: dict, size: int) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("INSERT OR IGNORE INTO images VALUES (?,?,?,?,?,?,?)",
+                       (info["hash"], info["path"], info["thumb_path"], info["width"], info["height"], size,
+                        time.time()))
+            db.execute("UPDATE tasks SET image_hash=? WHERE server=? AND id=?", (info["hash"], server, task_id))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def cache_image(self, server: str, task_id: str, data: bytes) -> dict:
+        """Keep a task's final image on disk and link it; returns the cache entry."""
+        info = self.cache.put(data)
+        self.image_stored(server, task_id, info, len(data))
+        return info
+
+    def cached_image(self, server: str, task_id: str) -> bytes | None:
+        """The cached final image of a task, if any (works after its URL expired)."""
+        row = self._db().execute(
+            "SELECT i.path FROM tasks t JOIN images i ON i.hash = t.image_hash WHERE t.server=? AND t.id=?",
+            (server, task_id)).fetchone()
+        if row and Path(row[0]).exists():
+            return Path(row[0]).read_bytes()
+        return None
+
+    def set_seed(self, server: str, task_id: str, seed: str) -> None:
+        self._write("UPDATE tasks SET fetched_seed=? WHERE server=? AND id=?", (seed, server, task_id))
+
+    # ------------------------------------------------------------ user annotations
+
+    def tag(self, server: str, task_id: str, *tags: str) -> list[str]:
+        for t in tags:
+            if not isinstance(t, str) or not t.strip():
+                raise ValidationError(f"tags must be non-empty strings, not {t!r}", field="tags")
+        current = self.annotations(server, task_id)["tags"]
+        merged = current + [t.strip() for t in tags if t.strip() not in current]
+        self._write("UPDATE tasks SET tags=? WHERE server=? AND id=?", (json.dumps(merged), server, task_id))
+        return merged
+
+    def untag(self, server: str, task_id: str, *tags: str) -> list[str]:
+        merged = [t for t in self.annotations(server, task_id)["tags"] if t not in tags]
+        self._write("UPDATE tasks SET tags=? WHERE server=? AND id=?", (json.dumps(merged), server, task_id))
+        return merged
+
+    def note(self, server: str, task_id: str, text: str) -> None:
+        if not isinstance(text, str):
+            raise ValidationError(f"note must be a string, not {type(text).__name__}", field="note")
+        self._write("UPDATE tasks SET note=? WHERE server=? AND id=?", (text, server, task_id))
+
+    def rate(self, server: str, task_id: str, rating: int | None) -> None:
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+            raise ValidationError(f"rating must be an integer from 1 to 5 (or None to clear), not {rating!r}",
+                                  field="rating")
+        self._write("UPDATE tasks SET rating=? WHERE server=? AND id=?", (rating, server, task_id))
+
+    def annotations(self, server: str, task_id: str) -> dict:
+        row = self._db().execute("SELECT tags, rating, note FROM tasks WHERE server=? AND id=?",
+                                 (server, task_id)).fetchone()
+        if row is None:
+            return {"tags": [], "rating": None, "note": ""}
+        return {"tags": json.loads(row[0] or "[]"), "rating": row[1], "note": row[2] or ""}
+
+    # ------------------------------------------------------------ reads
+
+    def unfinished(self, server: str) -> list[str]:
+        """Ids of tasks on `server` that were not finished when last seen."""
+        rows = self._db().execute(
+            f"SELECT id FROM tasks WHERE server=? AND status NOT IN ({','.join('?' * len(TERMINAL))}) "
+            "ORDER BY submit_time", (server, *TERMINAL)).fetchall()
+        return [r[0] for r in rows]
+
+    def unanswered_submits(self, server: str) -> list[dict]:
+        """Submits sent with no answer: the task may exist but its id is unknown."""
+        rows = self._db().execute("SELECT id, created, endpoint, body, error FROM submits "
+                                  "WHERE server=? AND outcome IN ('sent', 'unknown')", (server,)).fetchall()
+        return [{"submit_id": r[0], "created": r[1], "endpoint": r[2], "body": json.loads(r[3]), "error": r[4]}
+                for r in rows]
+
+    def missing_seeds(self) -> list[tuple[str, str]]:
+        return self._db().execute("SELECT server, id FROM tasks WHERE status='SUCCESS' AND fetched_seed IS NULL "
+                                  "AND seed IS NULL").fetchall()
+
+    def dataframe(self, *, since=None, until=None, status=None, action=None, prompt=None, tag=None,
+                  experiment=None, server=None):
+        """One row per task (see mjnb.history for the columns)."""
+        from .frames import tasks_frame
+        where, args = _filters(since=since, until=until, status=status, action=action, prompt=prompt,
+                               tag=tag, experiment=experiment, server=server)
+        query = ("SELECT t.*, i.path AS image_path, i.thumb_path AS thumb_path FROM tasks t "
+                 "LEFT JOIN images i ON i.hash = t.image_hash" + where + " ORDER BY t.submit_time, t.id")
+        cur = self._db().execute(query, args)
+        names = [d[0] for d in cur.description]
+        return tasks_frame(cur.fetchall(), names)
+
+    def snapshots(self, task_ids: Iterable[str] | None = None, server: str | None = None):
+        """The progress timeline: one row per change seen."""
+        from .frames import snapshots_frame
+        sql = ("SELECT s.task_id, s.time, s.status, s.progress, t.submit_time FROM snapshots s "
+               "LEFT JOIN tasks t ON t.server = s.server AND t.id = s.task_id")
+        clauses, args = [], []
+        if task_ids is not None:
+            ids = list(task_ids)
+            clauses.append(f"s.task_id IN ({','.join('?' * len(ids))})")
+            args += ids
+        if server is not None:
+            clauses.append("s.server = ?")
+            args.append(server)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY s.task_id, s.time"
+        return snapshots_frame(self._db().execute(sql, args).fetchall())
+
+
+def _filters(**f) -> tuple[str, list]:
+    clauses, args = [], []
+    import pandas as pd
+    for key, op in (("since", ">="), ("until", "<=")):
+        if f[key] is not None:
+            ts = pd.Timestamp(f[key])
+            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+            clauses.append(f"t.submit_time {op} ?")
+            args.append(ts.timestamp())
+    for key, column in (("status", "status"), ("action", "action"), ("experiment", "experiment"),
+                        ("server", "server")):
+        value = f[key]
+        if value is not None:
+            values = [value] if isinstance(value, str) else list(value)
+            if key in ("status", "action"):
+                values = [str(v).upper() for v in values]
+            clauses.append(f"t.{column} IN ({','.join('?' * len(values))})")
+            args += values
+    if f["prompt"] is not None:
+        clauses.append("t.prompt LIKE ? ESCAPE '\\'")
+        args.append("%" + str(f["prompt"]).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    if f["tag"] is not None:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(t.tags) WHERE json_each.value = ?)")
+        args.append(f["tag"])
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _strip_images(body: Any) -> Any:
+    """A submit body without image data: data URLs become their hash and size."""
+    import hashlib
+    if isinstance(body, dict):
+        return {k: _strip_images(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_strip_images(v) for v in body]
+    if isinstance(body, str) and body.startswith("data:") and len(body) > 200:
+        digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+        return f"<image sha256:{digest} {len(body)} chars>"
+    return body
+
+
+def _param_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _ts(value) -> float | None:
+    return value.timestamp() if value is not None else None
