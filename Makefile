@@ -18,10 +18,11 @@ setup-test: $(PY)
 	$(PIP) install -e ".[test]"
 
 # The browser test drives Debian's Chromium; Playwright never downloads a browser here.
+# The emoji font makes screenshots show 🔄 and friends as users see them.
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/noto ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium fonts-noto-color-emoji" >&2; exit 1; fi; \
 	fi
 
 lab: setup-lab

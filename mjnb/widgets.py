@@ -19,6 +19,7 @@ from .images import box_preview_png, thumbnail_png
 from .models import Button, ButtonKind, TaskStatus
 
 DISPLAY_SIDE = 512  # cards show images at most this big; task.image keeps the full size
+CHILD_SIDE = 384  # child cards nest under their parent: smaller, so the lineage stays on screen
 ROWS = [  # Discord's grouping: U row; reroll and V row; then the post-upscale rows
     {ButtonKind.UPSCALE},
     {ButtonKind.REROLL, ButtonKind.VARIATION},
@@ -42,6 +43,27 @@ def rejected_why(button: Button, flavour: str) -> str | None:
     if flavour == "relay" and not button.relay_supported:
         return "Relays reject this button (unknown_action); it needs a TRUEAI server"
     return None
+
+
+def button_help(button: Button) -> str:
+    """What a button does, in words, for its tooltip."""
+    k, i = button.kind, button.index
+    words = {
+        ButtonKind.UPSCALE: f"Upscale image {i}", ButtonKind.VARIATION: f"Four variations of image {i}",
+        ButtonKind.REROLL: "Reroll: the same prompt, four new images",
+        ButtonKind.UPSCALE_SUBTLE: "Upscale 2x, staying close to this image",
+        ButtonKind.UPSCALE_CREATIVE: "Upscale 2x, adding new detail",
+        ButtonKind.UPSCALE_2X: "Upscale 2x", ButtonKind.UPSCALE_4X: "Upscale 4x",
+        ButtonKind.VARY_SUBTLE: "Four subtle variations", ButtonKind.VARY_STRONG: "Four strong variations",
+        ButtonKind.VARY_REGION: "Redraw a region you choose", ButtonKind.ZOOM_OUT: f"Zoom out {button.zoom or 2:g}x",
+        ButtonKind.CUSTOM_ZOOM: "Zoom out by a factor from 1 to 2, optionally with a new prompt",
+        ButtonKind.PAN: f"Extend the image to the {button.direction}", ButtonKind.ANIMATE: "Animate into a video",
+        ButtonKind.BOOKMARK: "Bookmark", ButtonKind.DESCRIBE_PICK: f"Imagine prompt {i}",
+        ButtonKind.DESCRIBE_ALL: "Imagine all four prompts", ButtonKind.DESCRIBE_RETRY: "Describe the image again",
+        ButtonKind.SHORTEN_PICK: f"Imagine shortened prompt {i}",
+        ButtonKind.SHORTEN_DETAILS: "Show the detailed analysis",
+    }
+    return words.get(k, button.custom_id)
 
 
 def _short(task_id: str) -> str:
@@ -134,12 +156,14 @@ class TaskCard(W.VBox):
         self.refresh_button = W.Button(description="Refresh", icon="refresh", layout=W.Layout(width="auto"),
                                        tooltip="Fetch this task again now")
         self.refresh_button.on_click(lambda _: self._run(self.task.refresh))
-        self.image = W.Image(format="png", layout=W.Layout(max_width=f"{DISPLAY_SIDE}px", height="auto"))
+        side = CHILD_SIDE if task.parent_id else DISPLAY_SIDE
+        self.image = W.Image(format="png", layout=W.Layout(max_width=f"{side}px", height="auto"))
         self.button_rows = W.VBox()
         self.form = W.VBox()
         self.children_box = W.VBox(layout=W.Layout(margin="6px 0 0 18px"))
         super().__init__(
-            [self.header, self.prompt, self.annotations, W.HBox([self.bar, self.percent]),
+            [self.header, self.prompt, self.annotations,
+             W.HBox([self.bar, self.percent], layout=W.Layout(align_items="center")),
              W.HBox([self.notice, self.refresh_button]), self.image, self.button_rows, self.form,
              self.children_box],
             layout=W.Layout(border="1px solid #d0d0d0", padding="8px", margin="4px 0", max_width="560px"),
@@ -211,7 +235,7 @@ class TaskCard(W.VBox):
     def _make_button(self, button: Button, flavour: str) -> W.Button:
         why = rejected_why(button, flavour)
         w = W.Button(description=button.text, layout=W.Layout(width="auto", min_width="44px"),
-                     disabled=why is not None, tooltip=why or button.custom_id)
+                     disabled=why is not None, tooltip=why or button_help(button))
         w.add_class("mjnb-button")
         w.on_click(lambda _w, b=button: self.press(b, _w))
         return w
@@ -231,7 +255,12 @@ class TaskCard(W.VBox):
             if widget is not None:
                 widget.disabled = False
 
-        self._run(lambda: self.task.click(button), after=done)
+        def click():
+            self.task.click(button)
+            if widget is not None:
+                widget.button_style = "success"  # as Discord marks a used button
+
+        self._run(click, after=done)
         return True
 
     def _run(self, action, after=None) -> None:
