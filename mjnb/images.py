@@ -27,6 +27,9 @@ def check_image(data: bytes, field: str, max_bytes: int) -> str:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format
             img.verify()
+    except Image.DecompressionBombError:  # a few KB can claim gigapixels; Pillow refuses to open it
+        raise ValidationError(f"{field}: the image claims more pixels than Pillow will open "
+                              f"(over {Image.MAX_IMAGE_PIXELS * 2:,}); downscale it", field=field) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValidationError(f"{field}: the data does not decode as an image ({exc.__class__.__name__}); "
                               f"give PNG, JPEG, WebP or GIF", field=field) from None

@@ -85,8 +85,8 @@ def _safe(text: str) -> str:
     return " " + text if text.startswith("_") else text
 
 
-def _label(value: Any, width: int = LABEL_CHARS) -> str:
-    """A one-line label for a cell value, truncated with an ellipsis."""
+def _text(value: Any, width: int) -> str:
+    """A cell value as one line of plain text, cut to `width` characters with an ellipsis."""
     key = _key(value)
     if key is None:
         text = NONE_LABEL
@@ -97,12 +97,18 @@ def _label(value: Any, width: int = LABEL_CHARS) -> str:
     else:
         text = str(key)
     text = " ".join(text.split()) or '""'
-    return _safe(text if len(text) <= width else text[: width - 1].rstrip() + "…")
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _label(value: Any, width: int = LABEL_CHARS) -> str:
+    """A one-line label for a cell value, truncated with an ellipsis, safe to draw."""
+    return _safe(_text(value, width))
 
 
 def _wrapped(value: Any, width: int, lines: int) -> str:
-    """A label wrapped onto at most `lines` lines of `width` characters."""
-    return "\n".join(textwrap.wrap(_label(value, width * lines), width) or [""])
+    """A label wrapped onto at most `lines` lines of `width` characters, safe to draw."""
+    wrapped = textwrap.wrap(_text(value, width * lines), width, break_on_hyphens=False)  # keep "--ar" whole
+    return _safe("\n".join(wrapped))
 
 
 def _short(task_id: Any) -> str:
@@ -181,10 +187,11 @@ def timings(df: pd.DataFrame, by: str = "prompt", top: int = 20) -> Figure:
     groups = [(key, len(members[key]), float(np.mean([m[0] for m in members[key]])),
                float(np.mean([m[1] for m in members[key]]))) for key in _distinct(members)]
     total_groups = len(groups)
-    numeric = pd.api.types.is_numeric_dtype(df[by]) and not pd.api.types.is_bool_dtype(df[by])
-    chosen = sorted(groups, key=lambda g: -g[1])[: max(int(top), 1)]
-    order = {id(g): i for i, g in enumerate(groups)}
-    chosen.sort(key=(lambda g: order[id(g)]) if numeric else (lambda g: -(g[2] + g[3])))
+    biggest = sorted(range(total_groups), key=lambda i: -groups[i][1])[: max(int(top), 1)]
+    if pd.api.types.is_numeric_dtype(df[by]) and not pd.api.types.is_bool_dtype(df[by]):
+        chosen = [groups[i] for i in sorted(biggest)]  # numbers in their own order (stylize 100, 250, ...)
+    else:
+        chosen = sorted((groups[i] for i in biggest), key=lambda g: -(g[2] + g[3]))  # slowest on top
 
     fig = _figure(9, max(2.3, 0.42 * len(chosen) + 1.5))
     ax = fig.subplots()
@@ -248,7 +255,8 @@ def progress_curves(snapshots: pd.DataFrame, df: pd.DataFrame | None = None, lab
         title += f" (the latest {len(shown)} of {len(task_ids)} tasks)"
     ax.set_title(title)
 
-    labels = {t: _label(names[t], 32 if len(shown) <= 15 else 28) if t in names and not _missing(names[t]) else _short(t) for t in shown}
+    width = 32 if len(shown) <= 15 else 28
+    labels = {t: _label(names[t], width) if not _missing(names.get(t)) else _short(t) for t in shown}
     counts = pd.Series(list(labels.values())).value_counts()
     for t in shown:  # the same prompt twice: tell the lines apart by short id
         if counts[labels[t]] > 1 and labels[t] != _short(t):
@@ -289,10 +297,11 @@ def contact_sheet(df: pd.DataFrame, rows: str = "prompt", cols: str = "seed", im
     row_keys = row_keys_all[: max(int(max_rows), 1)]
     col_keys = col_keys_all[: max(int(max_cols), 1)]
 
-    cells: dict[tuple, list] = defaultdict(list)
-    for (_, task), rk, ck in zip(df.iterrows(), (_key(v) for v in df[rows]), (_key(v) for v in df[cols])):
-        if rk in row_keys and ck in col_keys:
-            cells[(rk, ck)].append(task)
+    cells: dict[tuple, list[int]] = defaultdict(list)  # (row key, column key) -> row positions in df
+    wanted_rows, wanted_cols = set(row_keys), set(col_keys)
+    for position, (rk, ck) in enumerate(zip(map(_key, df[rows]), map(_key, df[cols]))):
+        if rk in wanted_rows and ck in wanted_cols:
+            cells[(rk, ck)].append(position)
 
     cell = 1.9
     fig = _figure(2.6 + cell * max(len(col_keys), 1), 1.1 + cell * max(len(row_keys), 1))
@@ -311,21 +320,24 @@ def contact_sheet(df: pd.DataFrame, rows: str = "prompt", cols: str = "seed", im
         for j, ck in enumerate(col_keys):
             ax = axes[i][j]
             _blank(ax)
+            ax.set_box_aspect(1)  # every cell the same square, so rows and headers line up
             if i == 0:
                 ax.set_title(_wrapped(ck, 18, 2), fontsize="small")
             if j == 0:
                 ax.set_ylabel(_wrapped(rk, 22, 3), rotation=0, ha="right", va="center", fontsize="small")
             tasks = cells.get((rk, ck), [])
-            array = next((a for a in (_task_image(t, image) for t in tasks) if a is not None), None)
+            array = next((a for a in (_task_image(df.iloc[t], image) for t in tasks) if a is not None), None)
             if array is None:
                 if tasks:  # a task but no image (failed, running, not cached): say why instead of a hole
-                    status = str(tasks[0].get("status") or "") or "no image"
-                    ax.text(0.5, 0.5, status if status != "SUCCESS" else "no image", ha="center", va="center",
+                    status = str(df.iloc[tasks[0]].get("status") or "")
+                    ax.text(0.5, 0.5, _safe(status) if status not in ("", "SUCCESS") else "no image",
+                            ha="center", va="center",
                             transform=ax.transAxes, fontsize="small", color="0.5")
                 elif j != 0:
                     ax.set_axis_off()
                 continue
             ax.imshow(array)
+            ax.set_adjustable("datalim")  # a 16:9 or 2:3 image sits centred in its square cell
             ax.set_xticks([])
             ax.set_yticks([])
             if len(tasks) > 1:
@@ -347,21 +359,27 @@ def contact_sheet(df: pd.DataFrame, rows: str = "prompt", cols: str = "seed", im
 def lineage(df: pd.DataFrame, root_id: str) -> Figure:
     """The tree of `root_id` and all its descendants (via parent_id), root at the top."""
     _require(df, "id", "parent_id")
-    rows = {task_id: task for task_id, (_, task) in zip(df["id"], df.iterrows()) if not _missing(task_id)}
-    if root_id not in rows:
+    where = {task_id: pos for pos, task_id in enumerate(df["id"]) if not _missing(task_id)}
+    if root_id not in where:
         raise ValueError(f"no task with id {root_id!r} in the DataFrame")
+    kids_of: dict = defaultdict(dict)  # parent id -> {child id: None}, in order, without repeats
+    for task_id, parent in zip(df["id"], df["parent_id"]):
+        if not _missing(task_id) and not _missing(parent) and parent != task_id and task_id in where:
+            kids_of[parent][task_id] = None
+
+    rows: dict = {}  # the tree's own rows only: the history may hold many thousands
+    queue = [root_id]
+    while queue:
+        task_id = queue.pop()
+        if task_id not in rows:
+            rows[task_id] = df.iloc[where[task_id]]
+            queue.extend(kids_of.get(task_id, ()))
 
     def order(task_id) -> tuple:
         submit = rows[task_id].get("submit")
         return (pd.Timestamp(submit).value if not _missing(submit) else math.inf, str(task_id))
 
-    children: dict = defaultdict(list)
-    for task_id, task in rows.items():
-        parent = task.get("parent_id")
-        if not _missing(parent) and parent in rows and parent != task_id:
-            children[parent].append(task_id)
-    for kids in children.values():
-        kids.sort(key=order)
+    children = {task_id: sorted(kids_of.get(task_id, ()), key=order) for task_id in rows}
 
     # tidy layout: leaves take consecutive columns, a parent sits over the middle of its children
     position: dict = {}
@@ -369,7 +387,7 @@ def lineage(df: pd.DataFrame, root_id: str) -> Figure:
     next_column = [0.0]
 
     def place(task_id) -> float:
-        kids = [k for k in children[task_id] if k not in depth]
+        kids = [k for k in children[task_id] if k not in depth]  # a cycle in parent_id cannot loop
         for kid in kids:
             depth[kid] = depth[task_id] + 1
         xs = [place(kid) for kid in kids]
@@ -392,10 +410,13 @@ def lineage(df: pd.DataFrame, root_id: str) -> Figure:
     thumb_h = 0.78 if with_thumbs else 0.0
     box_h = text_h + thumb_h
     step_y = box_h + 0.55
+    x0, x1 = -0.55, columns - 0.45
+    y0, y1 = -(levels - 1) * step_y - box_h - 0.1, 0.1
     # inches per layout unit: big trees shrink to about 20 x 16 inches, but never below legibility
-    inch = max(min(1.6, 20 / (columns + 0.4), 16 / (levels * step_y + 0.4)), 0.75)
-    fontsize = max(5.0, 8.0 * inch / 1.6)
-    fig = _figure(max(4.5, inch * (columns + 0.4) + 0.4), max(2.8, inch * levels * step_y + 1.3))
+    inch = max(min(1.6, 20 / (x1 - x0), 16 / (y1 - y0)), 0.75)
+    fontsize = max(5.5, 9.0 * inch / 1.6)
+    width = max(inch * (x1 - x0), 2.6) + 1.9  # + the status legend
+    fig = _figure(width, inch * (y1 - y0) + 0.9)
     ax = fig.subplots()
     ax.set_axis_off()
     ax.set_aspect("equal")
@@ -426,6 +447,12 @@ def lineage(df: pd.DataFrame, root_id: str) -> Figure:
         ax.text(x, y - thumb_h - text_h / 2, f"{line1}\n{_short(task_id)}", ha="center", va="center",
                 fontsize=fontsize, zorder=4, linespacing=1.15)
         array = thumbs.get(task_id)
+        if array is None and with_thumbs:  # say why there is no picture instead of an empty box
+            reason = _safe(status or "PENDING")
+            if status == "FAILURE" and not _missing(task.get("fail_reason")):
+                reason += "\n" + _wrapped(task.get("fail_reason"), 16, 3)
+            ax.text(x, y - thumb_h / 2, reason, ha="center", va="center", fontsize=fontsize * 0.9, color="0.35",
+                    zorder=4)
         if array is not None:
             h, w = array.shape[:2]
             side = thumb_h - 0.08
@@ -433,16 +460,17 @@ def lineage(df: pd.DataFrame, root_id: str) -> Figure:
             cy = y - 0.04 - side / 2
             ax.imshow(array, extent=(x - iw / 2, x + iw / 2, cy - ih / 2, cy + ih / 2), zorder=3)
 
-    ax.set_xlim(-0.6, columns - 0.4)
-    ax.set_ylim(-(levels - 1) * step_y - box_h - 0.15, 0.15)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     prompt = rows[root_id].get("prompt")
     title = f"Lineage of {_short(root_id)}: {len(position)} task{'s' if len(position) != 1 else ''}"
     if not _missing(prompt) and str(prompt).strip():
-        title += "\n" + _label(prompt, 70)
+        chars = int(width * 11)  # what fits on one line at the title's size
+        title += "\n" + _wrapped(prompt, chars, 2)
     ax.set_title(title, fontsize="medium")
     seen = list(dict.fromkeys(statuses))
     ax.legend(handles=[Patch(fc=_tint(STATUS_COLORS.get(s, OTHER_STATUS_COLOR)),
-                             ec=STATUS_COLORS.get(s, OTHER_STATUS_COLOR), label=s or "PENDING") for s in seen],
+                             ec=STATUS_COLORS.get(s, OTHER_STATUS_COLOR), label=_safe(s or "PENDING")) for s in seen],
               loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", title="status",
               title_fontsize="small", frameon=False)
     return fig

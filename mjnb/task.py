@@ -127,9 +127,9 @@ class Task:
                 return False  # terminal states never change back
             self._snapshot = snapshot
             self.last_change = time.monotonic()
+            self.client._record_seen(self)  # in the history before any waiter wakes up
             self._cond.notify_all()
         self.stalled = False
-        self.client._record_seen(self)
         self._emit("state")
         url = snapshot.image_url
         if url and url != self._picture_url and (self._listeners or snapshot.status == TaskStatus.SUCCESS):
