@@ -384,11 +384,13 @@ class Client:
             if kind in ("task", "seed"):  # the open-source proxy answers an unknown id with 200 and nothing
                 raise self._not_found(endpoint, resp.status_code, "(empty body)")
             raise E.TransportError("the server answered with an empty body", endpoint=endpoint,
-                                   http_status=resp.status_code, hint="Try again; if it persists, the relay is broken")
+                                   http_status=resp.status_code, maybe_submitted=kind == "submit",
+                                   hint="Try again; if it persists, the relay is broken")
         try:
             return json.loads(text)
         except ValueError:
             raise E.TransportError("the answer is not JSON", endpoint=endpoint, http_status=resp.status_code,
+                                   maybe_submitted=kind == "submit",
                                    server_message=self._scrub(_page_text(text)),
                                    hint="Check that the base URL points at the relay's API, not its web page") from None
 

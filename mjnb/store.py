@@ -7,6 +7,8 @@ client and the tasks call in with what they saw.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import sqlite3
@@ -24,6 +26,7 @@ SCHEMA_VERSION = 1
 TERMINAL = ("SUCCESS", "FAILURE", "CANCEL")
 PARAM_COLUMNS = list(PARAMS)
 LIST_PARAMS = [name for name, (_, kind) in PARAMS.items() if kind == "list"]
+JSON_COLUMNS = {"image_prompts", "other", "tags", *LIST_PARAMS}  # stored as JSON text
 
 MIGRATIONS = {
     1: f"""
@@ -304,11 +307,16 @@ class History:
         from .frames import tasks_frame
         where, args = _filters(since=since, until=until, status=status, action=action, prompt=prompt,
                                tag=tag, experiment=experiment, server=server)
-        query = ("SELECT t.*, i.path AS image_path, i.thumb_path AS thumb_path FROM tasks t "
-                 "LEFT JOIN images i ON i.hash = t.image_hash" + where + " ORDER BY t.submit_time, t.id")
-        cur = self._db().execute(query, args)
-        names = [d[0] for d in cur.description]
-        return tasks_frame(cur.fetchall(), names)
+        rows = ("SELECT t.*, i.path AS image_path, i.thumb_path AS thumb_path FROM tasks t "
+                "LEFT JOIN images i ON i.hash = t.image_hash" + where)  # sorted later, in numpy
+        names = [r[1] for r in self._db().execute("PRAGMA table_info(tasks)")
+                 if r[1] not in ("submit_id", "image_hash", "updated")] + ["image_path", "thumb_path"]
+        # one JSON array per column, built by SQLite and decoded in C: far quicker than 100,000 row tuples
+        select = ", ".join(f'json_group_array(json("{n}"))' if n in JSON_COLUMNS else f'json_group_array("{n}")'
+                           for n in names)
+        with _gc_paused():  # millions of fresh objects would set the collector scanning them all, often
+            arrays = self._db().execute(f"SELECT {select} FROM ({rows})", args).fetchone()
+            return tasks_frame({n: json.loads(a) for n, a in zip(names, arrays)})
 
     def snapshots(self, task_ids: Iterable[str] | None = None, server: str | None = None):
         """The progress timeline: one row per change seen."""
@@ -327,6 +335,17 @@ class History:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY s.task_id, s.time"
         return snapshots_frame(self._db().execute(sql, args).fetchall())
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _filters(**f) -> tuple[str, list]:

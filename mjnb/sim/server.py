@@ -317,6 +317,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real relays
+    disable_nagle_algorithm = True  # headers and body go out in two writes: don't wait 40 ms between
     server_version = "nginx"
     sys_version = ""
 
