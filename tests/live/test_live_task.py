@@ -1,6 +1,7 @@
 """The live Task handle and the tracker, against the simulator over real HTTP."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from live_support import make_client, until
@@ -44,7 +45,9 @@ def test_await_task(client):
     async def main():
         return await t
 
-    assert asyncio.run(main()) is t and t.status == TaskStatus.SUCCESS
+    # a fresh thread: the browser tests' Playwright keeps a loop running on the main thread
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, main()).result(30) is t and t.status == TaskStatus.SUCCESS
 
 
 def test_grid_buttons_and_lineage(client):
