@@ -13,7 +13,7 @@ import random
 import re
 import time
 import weakref
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
@@ -23,6 +23,9 @@ from . import errors as E
 from .config import Config
 from .images import ImageInput, data_url, image_bytes
 from .models import EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify
+
+if TYPE_CHECKING:
+    from .task import Task
 
 log = logging.getLogger("mjnb")
 

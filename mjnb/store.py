@@ -100,21 +100,25 @@ class History:
             self._local.db = db
         return db
 
-    def _write(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+    @contextlib.contextmanager
+    def _transaction(self):
+        """One short write transaction; IMMEDIATE takes the write lock up front (two kernels wait
+        for each other, up to busy_timeout, instead of failing half way)."""
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            cur = db.execute(sql, tuple(params))
+            yield db
             db.execute("COMMIT")
-            return cur
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
+    def _write(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+        with self._transaction() as db:
+            return db.execute(sql, tuple(params))
+
     def _migrate(self) -> None:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else 0
@@ -125,10 +129,6 @@ class History:
                     if statement.strip():
                         db.execute(statement)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     @property
     def schema_version(self) -> int:
@@ -151,18 +151,12 @@ class History:
         """Complete a submit with its answer and create the task rows it made."""
         response = {"code": result.code, "description": result.description, "result": result.result,
                     "properties": dict(result.properties)}
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             db.execute("UPDATE submits SET outcome='accepted', code=?, response=?, task_ids=?, finished=? WHERE id=?",
                        (result.code, json.dumps(response, ensure_ascii=False),
                         json.dumps([s.id for s in snapshots]), time.time(), submit_id))
             for snap in snapshots:
                 self._upsert_task(db, context["server"], snap, {**context, "submit_id": submit_id})
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def submit_failed(self, submit_id: int, error: Exception, maybe_submitted: bool) -> None:
         self._write("UPDATE submits SET outcome=?, code=?, error=?, finished=? WHERE id=?",
@@ -171,17 +165,11 @@ class History:
 
     def task_seen(self, server: str, snapshot: TaskSnapshot, context: dict) -> None:
         """A new state of a task: update its row and add a point to its progress timeline."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             self._upsert_task(db, server, snapshot, context)
             db.execute("INSERT INTO snapshots VALUES (?,?,?,?,?,?)",
                        (server, snapshot.id, time.time(), snapshot.status.value, snapshot.progress,
                         snapshot.image_url))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _upsert_task(self, db, server: str, snap: TaskSnapshot, ctx: dict) -> None:
         prompt = snap.prompt or ctx.get("prompt") or ""
@@ -217,17 +205,11 @@ class History:
                    f"ON CONFLICT(server, id) DO UPDATE SET {updates}", [values[n] for n in names])
 
     def image_stored(self, server: str, task_id: str, info: dict, size: int) -> None:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO images VALUES (?,?,?,?,?,?,?)",
                        (info["hash"], info["path"], info["thumb_path"], info["width"], info["height"], size,
                         time.time()))
             db.execute("UPDATE tasks SET image_hash=? WHERE server=? AND id=?", (info["hash"], server, task_id))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def cache_image(self, server: str, task_id: str, data: bytes) -> dict:
         """Keep a task's final image on disk and link it; returns the cache entry."""

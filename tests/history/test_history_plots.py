@@ -16,7 +16,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from mjnb import plots  # noqa: E402
