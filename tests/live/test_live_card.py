@@ -205,3 +205,20 @@ def test_static_fallback_and_text_repr(client):
 def test_every_button_kind_has_a_row():
     placed = set().union(*ROWS)
     assert placed == set(ButtonKind)
+
+
+def test_remix_child_card_offers_an_editable_prompt():
+    with simulator.start(speed=300, sync_interval=0.02, remix=True, seed=12) as sim:
+        client = make_client(sim)
+        t = client.imagine("a red fox").wait(20)
+        button(t.card, "V1").click()
+        child = until(lambda: t.children and t.children[0], what="the V1 child")
+        form = until(lambda: child.card.form.children and child.card.form.children[0], what="the remix form")
+        assert isinstance(form, PromptForm) and form.kind != ButtonKind.CUSTOM_ZOOM
+        assert form.text.value == "a red fox"
+        form.text.value = "a silver fox"
+        form.submit.click()
+        until(lambda: child.status == TaskStatus.SUCCESS, what="the remixed variation")
+        assert child.prompt == "a silver fox" and sim.engine.tasks[child.id].prompt == "a silver fox"
+        until(lambda: not child.card.form.children, what="the form to close")
+        client.close()
