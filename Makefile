@@ -25,8 +25,9 @@ chromium:
 	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium fonts-noto-color-emoji" >&2; exit 1; fi; \
 	fi
 
+# As root (containers, CI machines) Jupyter insists on --allow-root.
 lab: setup-lab
-	$(VENV)/bin/jupyter lab notebooks/01-quickstart.ipynb
+	$(VENV)/bin/jupyter lab notebooks/01-quickstart.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: setup-test chromium
 	$(PY) -m pytest
