@@ -50,17 +50,9 @@ class Tracker:
                 self._thread.start()
         self._wake.set()
 
-    def poke(self) -> None:
-        """Poll now (a task was just submitted or the user asked for a refresh)."""
-        self._wake.set()
-
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-    def live_ids(self) -> list[str]:
-        with self._lock:
-            return [t.id for t in self._tasks.values() if _is_live(t)]
 
     # ------------------------------------------------------------ the loop
 

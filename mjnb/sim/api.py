@@ -214,7 +214,6 @@ class Api:
         task = self._new(call, "DESCRIBE", "describe", "", final_prompt=result,
                          bot_type=self._bot(call))
         task.description = "/describe" if self.profile == "trueai" else f"/describe {task.id}.png"
-        task.upload = data
         task.properties["candidates"] = prompts
         task.image_url = self.engine.register_upload(task, data, call.now)
         task.history[-1] = (call.now, task.snapshot())

@@ -91,7 +91,6 @@ class SimTask:
     modal: str | None = None  # customzoom, inpaint, remix, picreader while waiting in MODAL
     seed_known_early: bool = False
     properties: dict = field(default_factory=dict)
-    upload: bytes | None = None
     # the live, upstream state
     status: str = "NOT_START"
     progress: int = 0
@@ -125,10 +124,6 @@ class Account:
     running: list = field(default_factory=list)
     waiting: deque = field(default_factory=deque)
     submits: int = 0
-
-
-def _clean_prompt(prompt: str) -> str:
-    return re.sub(r"\s+", " ", prompt).strip()
 
 
 def param(prompt: str, *names: str) -> str | None:
@@ -379,7 +374,3 @@ def prompt_zoom(prompt: str) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
-
-
-def clean(prompt: str) -> str:
-    return _clean_prompt(prompt)
