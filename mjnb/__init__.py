@@ -21,6 +21,7 @@ from .errors import (AuthError, BannedPromptError, ConfigError, MjnbError, NotFo
                      ValidationError)
 from .images import ImageInput
 from .models import Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus
+from .experiment import Experiment
 from .task import Task
 
 __version__ = "0.1.0"
@@ -75,6 +76,13 @@ def shorten(prompt: str, **kwargs: Any) -> Task:
 def swap_face(source: ImageInput, target: ImageInput, **kwargs: Any) -> Task:
     """Put the face of `source` into `target`."""
     return default_client().swap_face(source, target, **kwargs)
+
+
+def experiment(prompts: str | Sequence[str], params: dict | None = None, **kwargs: Any) -> Experiment:
+    """Submit prompts × parameter values × repeats in the background, at most `concurrency` live
+    tasks at once; the same `name` again resumes it. See Experiment for repeats, concurrency, name,
+    mode, bot."""
+    return Experiment(default_client(), prompts, params, **kwargs)
 
 
 def task(task_id: str) -> Task:
@@ -147,7 +155,7 @@ def _history_store():
 
 
 __all__ = [
-    "configure", "default_client", "imagine", "blend", "describe", "shorten", "swap_face", "task",
+    "configure", "default_client", "imagine", "blend", "describe", "shorten", "swap_face", "experiment", "Experiment", "task",
     "tasks", "history", "snapshots", "fill_seeds", "resume", "export", "Client", "Config", "Task", "TaskSnapshot", "TaskStatus", "TaskAction", "Button",
     "ButtonKind", "SubmitResult", "errors", "MjnbError", "ConfigError", "ValidationError",
     "ParentNotReadyError", "AuthError", "QuotaError", "RateLimitedError", "QueueFullError",

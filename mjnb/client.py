@@ -114,19 +114,21 @@ class Client:
 
     def imagine(self, prompt: str, *, images: Sequence[ImageInput] = (), bot: str | None = None,
                 state: str | None = None, notify_hook: str | None = None,
-                account_filter: Mapping | None = None) -> "Task":
-        """POST /mj/submit/imagine. `images` are reference images placed before the prompt."""
+                account_filter: Mapping | None = None, experiment: str | None = None) -> "Task":
+        """POST /mj/submit/imagine. `images` are reference images placed before the prompt;
+        `experiment` names the batch the history files this submit under."""
         body = {"prompt": _prompt(prompt, "prompt"), **self._common(state, notify_hook, account_filter)}
         if bot is not None:
             body["botType"] = _bot(bot)
         if images:
             body["base64Array"] = [self._image(img, f"images[{i}]") for i, img in enumerate(_seq(images, "images"))]
-        return self._submit("imagine", "/mj/submit/imagine", body, TaskAction.IMAGINE, prompt=body["prompt"])
+        return self._submit("imagine", "/mj/submit/imagine", body, TaskAction.IMAGINE, prompt=body["prompt"],
+                            experiment=experiment)
 
     def action(self, task_id: str, custom_id: str, *, enable_remix: bool | None = None,
                choose_same_channel: bool | None = None, state: str | None = None,
-               notify_hook: str | None = None) -> "Task":
-        """POST /mj/submit/action: press a button of a finished task."""
+               notify_hook: str | None = None, experiment: str | None = None) -> "Task":
+        """POST /mj/submit/action: press a button of a finished task (`experiment`: see imagine)."""
         body = {"taskId": _id(task_id, "task_id"), "customId": _text(custom_id, "custom_id"),
                 **self._common(state, notify_hook)}
         if enable_remix is not None:
@@ -137,7 +139,7 @@ class Client:
         expected = TaskAction.parse(EXPECTED_ACTION.get(classify(body["customId"])[0].value))
         return self._submit("action", "/mj/submit/action", body, expected,
                             prompt=parent.prompt if parent is not None else "",
-                            parent_id=body["taskId"], custom_id=body["customId"])
+                            parent_id=body["taskId"], custom_id=body["customId"], experiment=experiment)
 
     def modal(self, task_id: str, prompt: str | None = None, *, mask: ImageInput | None = None,
               state: str | None = None, notify_hook: str | None = None) -> "Task":
@@ -398,9 +400,11 @@ class Client:
                                    hint="Check that the base URL points at the relay's API, not its web page") from None
 
     def _submit(self, name: str, path: str, body: dict, action: TaskAction, *, prompt: str = "",
-                parent_id: str | None = None, custom_id: str = "") -> "Task":
+                parent_id: str | None = None, custom_id: str = "", experiment: str | None = None) -> "Task":
         endpoint = f"POST {path}"
-        context = self._context(prompt=prompt, parent_id=parent_id, custom_id=custom_id)
+        if experiment is not None:
+            experiment = _text(experiment, "experiment")
+        context = self._context(prompt=prompt, parent_id=parent_id, custom_id=custom_id, experiment=experiment)
         record = self.history.submit_started(self.config.host, endpoint, body, context) if self.history else None
         try:
             data = self._json("POST", path, endpoint, kind="submit", idempotent=False, body=body)

@@ -279,6 +279,20 @@ class History:
         return [{"submit_id": r[0], "created": r[1], "endpoint": r[2], "body": json.loads(r[3]), "error": r[4]}
                 for r in rows]
 
+    def experiment_records(self, server: str, experiment: str) -> dict:
+        """What an experiment left behind, for resuming it: its tasks (id, state, status) and its
+        submits (state, outcome: sent/accepted/refused/unknown, error, task ids, prompt sent)."""
+        db = self._db()
+        tasks = [{"id": r[0], "state": r[1], "status": r[2]} for r in db.execute(
+            "SELECT id, state, status FROM tasks WHERE server=? AND experiment=? ORDER BY submit_time",
+            (server, experiment))]
+        submits = [{"submit_id": r[0], "state": r[1], "outcome": r[2], "error": r[3],
+                    "task_ids": json.loads(r[4]) if r[4] else [], "prompt": json.loads(r[5]).get("prompt")}
+                   for r in db.execute(
+            "SELECT id, state, outcome, error, task_ids, body FROM submits WHERE server=? AND experiment=? ORDER BY id",
+            (server, experiment))]
+        return {"tasks": tasks, "submits": submits}
+
     def missing_seeds(self) -> list[tuple[str, str]]:
         return self._db().execute("SELECT server, id FROM tasks WHERE status='SUCCESS' AND fetched_seed IS NULL "
                                   "AND seed IS NULL").fetchall()
