@@ -2,7 +2,8 @@
 
 It speaks every flavour of the spec: it classifies each answer into a model or a typed error,
 retries only what is safe to retry, and never lets the API key reach a message or a log.
-It knows nothing of widgets, threads or disk.
+It builds no widgets and does no disk I/O itself: what it sends and sees goes to an injected
+History, and its answers become Task handles (which the tracker keeps fresh).
 """
 
 from __future__ import annotations
