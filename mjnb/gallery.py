@@ -52,9 +52,13 @@ class SmallCard(W.VBox):
         self.bar.bar_style = BAR_STYLES.get(status, "info")
         reason = item.reason
         title = html.escape(item.prompt, quote=True) + (" — " + html.escape(reason, quote=True) if reason else "")
-        self.caption.value = (f'<div title="{title}" style="font-size:11px;line-height:1.2;overflow:hidden;'
-                              f'text-overflow:ellipsis;white-space:nowrap">#{item.index} {html.escape(item.caption())}'
-                              f"</div>")
+        prompt = item.factors.get("factor_prompt", "")
+        others = " · ".join(f"{k.removeprefix('factor_')} {v}" for k, v in item.factors.items()
+                            if k != "factor_prompt") + (f" · #{item.repeat + 1}" if item.repeat else "")
+        line = "font-size:11px;line-height:1.25;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"
+        # two lines: the prompt may be cut, the factor values a user compares must not be
+        self.caption.value = (f'<div title="{title}"><div style="{line}">#{item.index} {html.escape(str(prompt))}</div>'
+                              f'<div style="{line};color:#555">{html.escape(others)}</div></div>')
 
 
 class ExperimentGallery(W.VBox):
