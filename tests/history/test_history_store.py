@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pandas as pd
 import pytest
@@ -13,19 +12,10 @@ import pytest
 import mjnb
 from mjnb import sim as simulator
 from mjnb.store import SCHEMA_VERSION, History
+from quick import until
 
 PY = sys.executable
 KEY = "sk-history-canary-98765"
-
-
-def until(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @pytest.fixture

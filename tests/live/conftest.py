@@ -1,7 +1,7 @@
 """Fixtures for the live layer (Task, tracker, card): a quick simulator and a quick client."""
 
 import pytest
-from live_support import FAST, make_client
+from quick import FAST, make_client
 
 from mjnb import sim as simulator
 

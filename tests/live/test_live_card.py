@@ -4,7 +4,7 @@
 import html
 
 import pytest
-from live_support import make_client, until
+from quick import make_client, until
 
 from mjnb import sim as simulator
 from mjnb.models import ButtonKind, TaskStatus

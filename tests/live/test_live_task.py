@@ -4,7 +4,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from live_support import make_client, until
+from quick import make_client, until
 
 import mjnb
 from mjnb import sim as simulator

@@ -1,4 +1,5 @@
-"""Helpers for the live-layer tests (imported by name; pytest puts this folder on sys.path)."""
+"""Shared test helpers (tests/ is on sys.path through tests/conftest.py): a quick client for a
+simulator, and polling with a deadline instead of fixed sleeps."""
 
 import time
 
@@ -7,11 +8,11 @@ import mjnb
 FAST = dict(speed=300, sync_interval=0.02, seed=11)
 
 
-def make_client(sim, **settings):
-    """A client with a quick tracker, for the simulator `sim`."""
+def make_client(sim, api_key="sk-quick-tests", **settings):
+    """A client with a quick tracker and short backoffs, for the simulator `sim`."""
     settings = {"poll_interval": 0.05, "poll_max_interval": 0.2, "retries": 1, "backoff": 0.01,
                 "flavour": sim.options.profile, **settings}
-    return mjnb.Client(base_url=sim.url, api_key="sk-live-tests", **settings)
+    return mjnb.Client(base_url=sim.url, api_key=api_key, **settings)
 
 
 def until(predicate, timeout=20.0, what="condition"):
