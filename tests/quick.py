@@ -3,7 +3,10 @@ simulator, and polling with a deadline instead of fixed sleeps."""
 
 import time
 
+import pytest
+
 import mjnb
+from mjnb import sim as simulator
 
 FAST = dict(speed=300, sync_interval=0.02, seed=11)
 
@@ -24,3 +27,17 @@ def until(predicate, timeout=20.0, what="condition"):
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# Fixtures for folders that want a quick simulator and client: their conftest imports these two.
+@pytest.fixture
+def sim():
+    with simulator.start(**FAST) as s:
+        yield s
+
+
+@pytest.fixture
+def client(sim):
+    c = make_client(sim)
+    yield c
+    c.close()

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from quick import FAST, make_client, until  # noqa: F401  (re-exported for the experiment tests)
+from quick import make_client, until  # noqa: F401  (re-exported for the experiment tests)
 
 
 def states(sim_tasks, name):
