@@ -83,11 +83,8 @@ def test_custom_zoom_modal(grid_and_upscale):
     r = c.post("/mj/submit/action", {"taskId": up["id"], "customId": c.button(up, "Custom Zoom")})
     body = body_of(r, 21)  # not rewritten to 1 by relays: CustomZoom and Inpaint keep 21
     child_id = body["result"]
-    if c.profile == "relay":
-        assert body["description"] == "窗口等待"
-    else:
-        assert body["description"] == "Waiting for window confirm"
-        assert body["properties"]["remix"] is True and "finalPrompt" in body["properties"]
+    assert body["description"] == "Waiting for window confirm"  # the upstream's words, kept by relays
+    assert body["properties"]["remix"] is True and "finalPrompt" in body["properties"]
     child = c.wait(child_id, until=lambda t: t["status"] == "MODAL")
     assert child["action"] == ("CUSTOM_ZOOM" if c.profile == "relay" else "ZOOM")
     # the modal needs --zoom between 1 and 2
