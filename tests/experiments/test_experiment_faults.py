@@ -14,7 +14,7 @@ HANG_AFTER = (17, 150)  # the first task created at or after each of these items
 
 
 def test_fault_run_ends_every_item_and_never_duplicates():
-    with simulator.start(speed=1000, sync_interval=0, seed=21, error_rate=0.10, drop_rate=0.05,
+    with simulator.start(speed=1000, seed=21, error_rate=0.10, drop_rate=0.05,
                          fail_rate=0.05) as sim:
         client = make_client(sim, retries=4, stall_after=2.0)
         hung: list[str] = []
