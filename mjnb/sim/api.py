@@ -511,6 +511,14 @@ class Api:
         found.sort(key=lambda t: (t.status in ("SUCCESS", "FAILURE"), t.submit_time))
         return json_reply(200, [self.task_jsons(t, call.now)[0] for t in found])
 
+    def task_list(self, call: Call) -> Reply:
+        """GET /mj/task/list (spec 3.14): novicezk every stored task, trueai the newest 100;
+        newest first. Relays do not route it (their web page answers instead)."""
+        newest = sorted(self.engine.tasks.values(), key=lambda t: t.submit_time, reverse=True)
+        if self.profile == "trueai":
+            newest = newest[:100]
+        return json_reply(200, [self.task_jsons(t, call.now)[0] for t in newest])
+
     def image_seed(self, call: Call, task_id: str) -> Reply:
         task = self.engine.tasks.get(task_id)
         if not self._visible(task, call):

@@ -243,7 +243,7 @@ class RelayFlavour(Flavour):
     """new-api in front of a PLUS upstream: its own envelopes, rewrites and 18-key task DTO."""
 
     name = "relay"
-    routes_missing = frozenset({"list_by_ids"})
+    routes_missing = frozenset({"list_by_ids", "task_list"})  # new-api routes neither (spec 3.14)
 
     def accepted(self, task, ahead):
         if ahead is None:

@@ -34,6 +34,7 @@ ROUTES = [
     ("GET", r"/mj/task/(?P<id>[^/]+)/image-seed", "image_seed"),
     ("POST", r"/mj/task/list-by-condition", "list_by_condition"),
     ("POST", r"/mj/task/list-by-ids", "list_by_ids"),
+    ("GET", r"/mj/task/list", "task_list"),  # novicezk/trueai only (spec 3.14)
     ("GET", r"/mj/image/(?P<id>[^/]+)", "image"),
 ]
 GATEWAY_PAGES = {
