@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import re
+import secrets
 import time
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -417,6 +418,8 @@ class Client:
         endpoint = f"POST {path}"
         if experiment is not None:
             experiment = _text(experiment, "experiment")
+        if not body.get("state"):  # ours is unique, so a submit whose answer is lost can be found again
+            body["state"] = _new_state()
         context = self._context(prompt=prompt, parent_id=parent_id, custom_id=custom_id, experiment=experiment)
         record = self.history.submit_started(self.config.host, endpoint, body, context) if self.history else None
         try:
@@ -425,13 +428,16 @@ class Client:
                                       SubmitResult(code=0), endpoint, "submit", data)
             ids = result.ids
             if not ids:
-                raise E.ServerError("the submit was accepted but no task id came back", endpoint=endpoint,
-                                    code=result.code, server_message=self._scrub(result.description))
+                lost = E.ServerError("the submit was accepted but no task id came back", endpoint=endpoint,
+                                     code=result.code, server_message=self._scrub(result.description))
+                lost.maybe_submitted = True  # accepted: the task exists
+                raise lost
         except E.MjnbError as exc:
-            if record is not None:
-                self.history.submit_failed(record, exc, getattr(exc, "maybe_submitted", False)
-                                           or isinstance(exc, E.ServerError) and not isinstance(exc, E.TransportError))
-            raise
+            found = self._settle_failed_submit(exc, record, name, body, context)
+            if not found:
+                raise
+            return self._new_tasks(found, SubmitResult(code=1, description=RECONCILED_TEXT,
+                                                       result=[s.id for s in found]), context)
         status = TaskStatus.MODAL if result.is_modal else TaskStatus.NOT_START
         snaps = [TaskSnapshot(id=ident, action=action, status=status, prompt=prompt,
                               description=result.description, submit_time=_now(),
@@ -445,6 +451,9 @@ class Client:
                 existing._submitted(result)
                 existing._modal_sent(prompt)
                 return existing
+        return self._new_tasks(snaps, result, context)
+
+    def _new_tasks(self, snaps: list[TaskSnapshot], result: SubmitResult, context: dict) -> "Task":
         tasks = []
         for snap in snaps:
             task = self._handle(snap)
@@ -454,6 +463,130 @@ class Client:
         if len(tasks) > 1:  # TRUEAI's "Imagine all" makes four tasks at once
             tasks[0].siblings = tasks[1:]
         return tasks[0]
+
+    # ------------------------------------------------------------ internals: lost answers
+
+    def _settle_failed_submit(self, exc: E.MjnbError, record: int | None, name: str, body: dict,
+                              context: dict) -> list[TaskSnapshot]:
+        """Record a failed submit. When the task may exist (the answer was lost), look for it by
+        its state where the server lists tasks, and return what was found (then the submit counts
+        as accepted); otherwise say honestly, in the error's hint, what is known and where to look."""
+        ambiguous = _ambiguous(exc)
+        if not ambiguous:
+            if record is not None:
+                self.history.submit_failed(record, exc, False)
+            return []
+        exc.maybe_submitted = True
+        found = self._look_for_lost_task(exc, record is not None, name, body)
+        if record is not None:  # until here the row says "sent": visible as outcome unknown too
+            if found:
+                self.history.submit_reconciled(record, found, context, RECONCILED_HOW, error=str(exc))
+            else:
+                self.history.submit_failed(record, exc, True)
+        return found
+
+    def _look_for_lost_task(self, exc: E.MjnbError, recorded: bool, name: str, body: dict) -> list[TaskSnapshot]:
+        state = body.get("state") or ""
+        exc.state = state
+        where = ("mjnb.history() keeps it as a row with status UNKNOWN" if recorded else
+                 "this client keeps no history, so note its state")
+        if name == "modal":
+            _rehint(exc, f"The modal step may or may not have reached the server; fetch task {body.get('taskId')} "
+                         f"to see whether it left MODAL before sending it again ({where})")
+            return []
+        if self.config.flavour not in LISTING_FLAVOURS:
+            _rehint(exc, f"{LOST_LEAD}. A relay cannot list tasks, so mjnb cannot find it; {where} "
+                         f"(state {state!r}). Look for it in the relay's web dashboard (its Midjourney task "
+                         "log), by prompt and time, before submitting again")
+            return []
+        try:
+            found, why = self._match_state(self._list_tasks(), state, body, self._claimed)
+        except E.MjnbError as list_exc:
+            found, why = [], f"looking for it with GET /mj/task/list failed too ({list_exc.summary})"
+        if found:
+            log.warning("%s: the answer was lost, but GET /mj/task/list shows task %s with this submit's "
+                        "state %r; carrying on with it", exc.endpoint, ", ".join(s.id for s in found), state)
+            return found
+        _rehint(exc, f"{LOST_LEAD}; {why}. {where[0].upper() + where[1:]} (state {state!r}) and "
+                     "mjnb.resume() looks again; submit again only if a second charge is fine")
+        return []
+
+    def _claimed(self, ids: list[str]) -> set[str]:
+        """Task ids already made by a recorded submit (never matched to a lost answer)."""
+        if self.history is not None:
+            return self.history.claimed_task_ids(self.config.host, ids)
+        return {i for i in ids if i in self._tasks}
+
+    def _list_tasks(self) -> list:
+        """GET /mj/task/list (novicezk: every stored task; trueai: the newest 100), raw."""
+        endpoint = "GET /mj/task/list"
+        data = self._json("GET", "/mj/task/list", endpoint, kind="list", idempotent=True)
+        if not isinstance(data, list):
+            raise E.TransportError("expected a JSON array of tasks", endpoint=endpoint,
+                                   server_message=self._scrub(json.dumps(data)[:300]))
+        return data
+
+    def _match_state(self, listed: list, state: str, body: Mapping,
+                     claimed) -> tuple[list[TaskSnapshot], str]:
+        """The listed task(s) a submit with this state made, or ([], why not)."""
+        if not state:
+            return [], "it carried no state to look for"
+        snaps = []
+        for item in listed:
+            if isinstance(item, Mapping) and item.get("state") == state:
+                try:
+                    snaps.append(TaskSnapshot.parse(item))
+                except (TypeError, ValueError):
+                    continue
+        taken = claimed([s.id for s in snaps]) if snaps else set()
+        snaps = [s for s in snaps if s.id not in taken]
+        if not snaps:
+            return [], (f"GET /mj/task/list shows no new task with state {state!r} (a trueai server lists "
+                        "only its newest 100), so it was probably not created")
+        if body.get("customId") == "MJ::Job::PicReader::all":  # TRUEAI: four tasks, one state
+            return snaps, ""
+        prompt = " ".join(str(body.get("prompt") or "").split())
+        if len(snaps) > 1 and prompt:  # a state the user reused: the prompt may tell them apart
+            snaps = [s for s in snaps if prompt in " ".join(s.prompt.split())] or snaps
+        if len(snaps) > 1:
+            return [], (f"{len(snaps)} tasks carry its state {state!r} (a state used more than once), "
+                        "so mjnb cannot tell which one is this submit's")
+        return snaps, ""
+
+    def reconcile(self) -> list["Task"]:
+        """Look again for the tasks of submits whose answer was lost or never recorded (history
+        outcome unknown or sent): where the server lists tasks (trueai, novicezk), one
+        GET /mj/task/list finds them by the unique state every submit carries, and their history
+        rows become the real tasks. Returns live handles on what was found; on a relay (no
+        listing) it finds nothing and the rows stay 'outcome unknown'. mjnb.resume() and resumed
+        experiments call it."""
+        if self.history is None or self.config.flavour not in LISTING_FLAVOURS:
+            return []
+        pending = [p for p in self.history.unanswered_submits(self.config.host)
+                   if p["state"] and not p["endpoint"].endswith("/modal")]
+        if not pending:
+            return []
+        listed = self._list_tasks()
+        found_tasks: list = []
+        adopted: set[str] = set()
+        for p in pending:
+            snaps, _ = self._match_state(listed, p["state"], p["body"],
+                                         lambda ids: self._claimed(ids) | (set(ids) & adopted))
+            if not snaps:
+                continue
+            context = self._context(prompt=p["body"].get("prompt") or "", parent_id=p["parent_id"],
+                                    custom_id=p["custom_id"], experiment=p["experiment"])
+            if p["button"]:
+                context["button"] = p["button"]
+            self.history.submit_reconciled(p["submit_id"], snaps, context, RECONCILED_HOW)
+            adopted |= {s.id for s in snaps}
+            log.warning("found task %s of an earlier submit whose answer was lost (state %r)",
+                        ", ".join(s.id for s in snaps), p["state"])
+            for snap in snaps:
+                task = self._handle(snap)
+                task.button_text = p["button"] or ""
+                found_tasks.append(task)
+        return found_tasks
 
     def _record_seen(self, task: "Task") -> None:
         """History keeps every change a Task saw (called by the Task, often on the tracker thread)."""
@@ -625,6 +758,36 @@ class Client:
             raise E.ValidationError("the server refused the request", hint="Check the arguments against the "
                                     "server's words above", **kw)
         raise E.ServerError(f"unexpected answer code {code}", hint="Check the relay's documentation", **kw)
+
+
+LISTING_FLAVOURS = ("trueai", "novicezk")  # servers with GET /mj/task/list (spec 3.14); relays have none
+LOST_LEAD = ("No usable answer came back, so the task may or may not have been created (it may exist, "
+             "and be charged)")
+RECONCILED_HOW = "the answer was lost; found by its state in GET /mj/task/list"
+RECONCILED_TEXT = "answer lost; task found by its state in GET /mj/task/list"
+
+
+def _new_state() -> str:
+    """A state no other submit carries: mjnb.<16 hex digits> (trueai allows 255 characters)."""
+    return "mjnb." + secrets.token_hex(8)
+
+
+def _ambiguous(exc: Exception) -> bool:
+    """Whether a failed submit may have created a task: sent with no usable answer, a gateway's
+    500/502/504 (it may have passed the request on), the relay's code 5 (its upstream call broke
+    after sending, or its answer was unreadable), or accepted without an id. 503 and the servers'
+    own refusals (codes 3, 4, 9, 23, 24, 30, 4xx) mean no task."""
+    if getattr(exc, "maybe_submitted", False):
+        return True
+    if isinstance(exc, E.TransportError):
+        return False
+    return isinstance(exc, E.ServerError) and (exc.http_status in (500, 502, 504) or exc.code == 5)
+
+
+def _rehint(exc: E.MjnbError, hint: str) -> None:
+    """Replace an error's advice (its message is rebuilt; the error object stays the same)."""
+    exc.hint = hint
+    exc.args = (exc._compose(),)
 
 
 _QUEUE_HINT = ("The account runs 3 jobs and queues 10: wait for some to finish (mjnb.experiment "

@@ -27,6 +27,27 @@ TERMINAL = ("SUCCESS", "FAILURE", "CANCEL")
 PARAM_COLUMNS = list(PARAMS)
 LIST_PARAMS = [name for name, (_, kind) in PARAMS.items() if kind == "list"]
 JSON_COLUMNS = {"image_prompts", "other", "tags", *LIST_PARAMS}  # stored as JSON text
+UNANSWERED = ("sent", "unknown")  # submit outcomes whose task (if any) is not known
+UNKNOWN_STATUS = "UNKNOWN"  # the history's status for a submit whose outcome is unknown
+# A submit that may have made a task nobody knows the id of, as a row shaped like a task row
+# (columns the DataFrame filters on keep their names; the rest is filled in Python).
+UNKNOWN_ROWS = f"""
+    SELECT s.server AS server, s.id AS submit_id, s.parent_id AS parent_id,
+        COALESCE((SELECT p.root_id FROM tasks p WHERE p.server = s.server AND p.id = s.parent_id),
+                 s.parent_id) AS root_id,
+        CASE WHEN s.endpoint LIKE '%/submit/imagine' THEN 'IMAGINE'
+             WHEN s.endpoint LIKE '%/submit/blend' THEN 'BLEND'
+             WHEN s.endpoint LIKE '%/submit/describe' THEN 'DESCRIBE'
+             WHEN s.endpoint LIKE '%/submit/shorten' THEN 'SHORTEN'
+             WHEN s.endpoint LIKE '%/insight-face/swap' THEN 'SWAP_FACE'
+             WHEN s.endpoint LIKE '%/submit/change' THEN upper(json_extract(s.body, '$.action'))
+             END AS action,
+        s.button AS button, s.custom_id AS custom_id,
+        COALESCE(json_extract(s.body, '$.prompt'),
+                 (SELECT p.prompt FROM tasks p WHERE p.server = s.server AND p.id = s.parent_id), '') AS prompt,
+        '{UNKNOWN_STATUS}' AS status, s.outcome AS outcome, s.error AS error, s.created AS submit_time,
+        s.experiment AS experiment, s.state AS state, '[]' AS tags
+    FROM submits s WHERE s.outcome IN ('sent', 'unknown')"""
 
 MIGRATIONS = {
     1: f"""
@@ -163,6 +184,19 @@ class History:
                     ("unknown" if maybe_submitted else "refused", getattr(error, "code", None), str(error),
                      time.time(), submit_id))
 
+    def submit_reconciled(self, submit_id: int, snapshots: list[TaskSnapshot], context: dict,
+                          how: str, error: str | None = None) -> None:
+        """A submit whose answer was lost turned out to have made these tasks (found by its state):
+        the submit counts as accepted, the tasks get their rows; the error stays as the record of
+        the lost answer."""
+        with self._transaction() as db:
+            db.execute("UPDATE submits SET outcome='accepted', response=?, task_ids=?, "
+                       "error=COALESCE(?, error), finished=COALESCE(finished, ?) WHERE id=?",
+                       (json.dumps({"reconciled": how}, ensure_ascii=False),
+                        json.dumps([s.id for s in snapshots]), error, time.time(), submit_id))
+            for snap in snapshots:
+                self._upsert_task(db, context["server"], snap, {**context, "submit_id": submit_id})
+
     def task_seen(self, server: str, snapshot: TaskSnapshot, context: dict) -> None:
         """A new state of a task: update its row and add a point to its progress timeline."""
         with self._transaction() as db:
@@ -273,11 +307,26 @@ class History:
         return [r[0] for r in rows]
 
     def unanswered_submits(self, server: str) -> list[dict]:
-        """Submits sent with no answer: the task may exist but its id is unknown."""
-        rows = self._db().execute("SELECT id, created, endpoint, body, error FROM submits "
-                                  "WHERE server=? AND outcome IN ('sent', 'unknown')", (server,)).fetchall()
-        return [{"submit_id": r[0], "created": r[1], "endpoint": r[2], "body": json.loads(r[3]), "error": r[4]}
-                for r in rows]
+        """Submits sent with no answer: the task may exist but its id is unknown (oldest first)."""
+        rows = self._db().execute("SELECT id, created, endpoint, body, error, state, outcome, experiment, "
+                                  "parent_id, custom_id, button FROM submits "
+                                  "WHERE server=? AND outcome IN ('sent', 'unknown') ORDER BY id",
+                                  (server,)).fetchall()
+        return [{"submit_id": r[0], "created": r[1], "endpoint": r[2], "body": json.loads(r[3]), "error": r[4],
+                 "state": r[5], "outcome": r[6], "experiment": r[7], "parent_id": r[8], "custom_id": r[9],
+                 "button": r[10]} for r in rows]
+
+    def claimed_task_ids(self, server: str, ids: Iterable[str]) -> set[str]:
+        """Which of these task ids some recorded submit already made (a lost answer is never
+        matched to them)."""
+        ids = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found |= {r[0] for r in self._db().execute(
+                f"SELECT id FROM tasks WHERE server=? AND submit_id IS NOT NULL AND id IN ({','.join('?' * len(chunk))})",
+                (server, *chunk))}
+        return found
 
     def experiment_records(self, server: str, experiment: str) -> dict:
         """What an experiment left behind, for resuming it: its tasks (id, state, status) and its
@@ -299,7 +348,8 @@ class History:
 
     def dataframe(self, *, since=None, until=None, status=None, action=None, prompt=None, tag=None,
                   experiment=None, server=None):
-        """One row per task (see mjnb.history for the columns)."""
+        """One row per task (see mjnb.history for the columns), and one per submit whose outcome is
+        unknown (status UNKNOWN, no id, the reason in fail_reason)."""
         from .frames import tasks_frame
         where, args = _filters(since=since, until=until, status=status, action=action, prompt=prompt,
                                tag=tag, experiment=experiment, server=server)
@@ -312,7 +362,35 @@ class History:
                            for n in names)
         with _gc_paused():  # millions of fresh objects would set the collector scanning them all, often
             arrays = self._db().execute(f"SELECT {select} FROM ({rows})", args).fetchone()
-            return tasks_frame({n: json.loads(a) for n, a in zip(names, arrays)})
+            cols = {n: json.loads(a) for n, a in zip(names, arrays)}
+        for row in self._unknown_rows(where, args):  # few: submits that may have made a task
+            for n in names:
+                cols[n].append(row.get(n))
+        return tasks_frame(cols)
+
+    def _unknown_rows(self, where: str, args: list) -> list[dict]:
+        """Submits whose outcome is unknown, as task-shaped rows: status UNKNOWN, no id, and the
+        reason in fail_reason. A paid task must never be out of the user's sight."""
+        db = self._db()
+        cur = db.execute(f"SELECT * FROM ({UNKNOWN_ROWS}) t" + where, args)
+        names = [d[0] for d in cur.description]
+        out = []
+        for values in cur.fetchall():
+            r = dict(zip(names, values))
+            if r["outcome"] == "sent":
+                reason = ("outcome unknown: sent, and no answer was recorded (still in flight, or the "
+                          "process stopped mid-submit); the task may exist")
+            else:
+                reason = "outcome unknown: " + (r["error"] or "no usable answer came back; the task may exist")
+            parsed = parse_prompt(r["prompt"]).row()
+            row = {name: _frame_param(parsed[name]) for name in PARAM_COLUMNS}
+            row.update(server=r["server"], id=None, parent_id=r["parent_id"], root_id=r["root_id"],
+                       action=r["action"], button=r["button"], custom_id=r["custom_id"], prompt=r["prompt"],
+                       text=parsed["text"], image_prompts=parsed["image_prompts"], other=parsed["other"],
+                       status=UNKNOWN_STATUS, progress=0, fail_reason=reason, submit_time=r["submit_time"],
+                       experiment=r["experiment"], state=r["state"], tags=[], note="", simulator=0)
+            out.append(row)
+        return out
 
     def snapshots(self, task_ids: Iterable[str] | None = None, server: str | None = None):
         """The progress timeline: one row per change seen."""
@@ -382,6 +460,11 @@ def _strip_images(body: Any) -> Any:
         digest = hashlib.sha256(body.encode()).hexdigest()[:16]
         return f"<image sha256:{digest} {len(body)} chars>"
     return body
+
+
+def _frame_param(value: Any) -> Any:
+    """A parsed parameter as the DataFrame builder takes it (lists stay lists, flags are 0/1)."""
+    return int(value) if isinstance(value, bool) else value
 
 
 def _param_value(value: Any) -> Any:
