@@ -105,7 +105,12 @@ def history(**filters: Any):
     weird, tile, no, iw, sref, cref, sw, cw, p, repeat, stop, raw, draft), other (unknown
     parameters), status, fail_reason, submit/start/finish (UTC timestamps), queue_s, run_s,
     total_s, image_path, thumb_path, image_url, mode, server, simulator, tags, rating, note,
-    experiment."""
+    experiment, state, progress, custom_id.
+
+    A submit whose outcome is unknown (sent, and its answer was lost or never came: the task may
+    exist and be charged) is a row too: status UNKNOWN, no id, its prompt and state, and the
+    reason in fail_reason. `history(status="UNKNOWN")` lists them; mjnb.resume() looks for their
+    tasks again where the server can list tasks."""
     return _history_store().dataframe(**filters)
 
 
@@ -128,9 +133,18 @@ def fill_seeds() -> int:
 
 
 def resume(display: bool = False) -> list[Task]:
-    """Re-attach tracking (and cards, with display=True) to tasks unfinished when the kernel stopped."""
+    """Re-attach tracking (and cards, with display=True) to tasks unfinished when the kernel stopped.
+
+    First, submits whose answer was lost or never recorded are looked for again (trueai and
+    novicezk servers list tasks; each submit's unique state finds its task), so a task that
+    exists stops being 'outcome unknown'. On a relay they stay UNKNOWN rows in mjnb.history()."""
     client = default_client()
     store = _history_store()
+    try:
+        client.reconcile()
+    except MjnbError as exc:  # the listing failed: the rows stay UNKNOWN; try again later
+        import logging
+        logging.getLogger("mjnb").warning("could not look for tasks of unanswered submits: %s", exc)
     ids = store.unfinished(client.config.host)
     found = {s.id: s for s in client.list_by_condition(ids)} if ids else {}
     tasks = [client._handle(found[i]) for i in ids if i in found]

@@ -36,12 +36,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("mjnb.experiment")
 
 STATE_PREFIX = "mjnb"
-QUEUED, SUBMITTING, RUNNING, DONE, FAILED, STALLED, CANCELLED = (
-    "queued", "submitting", "running", "done", "failed", "stalled", "cancelled")
-SETTLED = (DONE, FAILED, STALLED, CANCELLED)
-UNCERTAIN = ("the submit may have reached the server (no clear answer came back), so the task may "
-             "exist; it was not retried, to avoid paying twice. Check the relay, then call "
-             "retry_failed() if you want a new attempt")
+QUEUED, SUBMITTING, RUNNING, DONE, FAILED, STALLED, CANCELLED, UNCERTAIN = (
+    "queued", "submitting", "running", "done", "failed", "stalled", "cancelled", "uncertain")
+SETTLED = (DONE, FAILED, STALLED, CANCELLED, UNCERTAIN)
+UNCERTAIN_TEXT = ("outcome unknown: the submit may have reached the server (no clear answer came back), "
+                  "so the task may exist and be charged; it was not retried, to avoid paying twice. Check "
+                  "the relay, then call retry_failed(uncertain=True) if you want a new attempt")
 
 
 @dataclass(eq=False)
@@ -57,7 +57,7 @@ class Item:
     attempt: int = 0
     task: "Task | None" = field(default=None, repr=False)
     error: str | None = None
-    uncertain: bool = False  # the error is "may exist, not retried"
+    uncertain: bool = False  # the error is "outcome unknown: may exist, not retried"
     cancelled: bool = False
     submitting: bool = False
     previous: list = field(default_factory=list, repr=False)  # tasks of earlier attempts
@@ -70,7 +70,8 @@ class Item:
 
     @property
     def status(self) -> str:
-        """queued, submitting, running, done, failed, stalled or cancelled."""
+        """queued, submitting, running, done, failed, stalled, cancelled, or uncertain (the submit's
+        outcome is unknown: its task may exist, so it is not sent again unless you ask)."""
         task = self.task
         if task is not None:
             if task.status == TaskStatus.SUCCESS:
@@ -79,7 +80,7 @@ class Item:
                 return FAILED
             return STALLED if task.stalled else RUNNING
         if self.error is not None:
-            return FAILED
+            return UNCERTAIN if self.uncertain else FAILED
         if self.cancelled:
             return CANCELLED
         return SUBMITTING if self.submitting else QUEUED
@@ -94,7 +95,7 @@ class Item:
 
     @property
     def reason(self) -> str:
-        """Why a failed item failed, in words ('' otherwise)."""
+        """Why a failed (or uncertain) item failed, in words ('' otherwise)."""
         if self.error is not None:
             return self.error
         if self.task is not None and self.task.status.is_terminal and self.task.status != TaskStatus.SUCCESS:
@@ -188,7 +189,7 @@ class _Submitter:
                     log.info("experiment %s: item %d not accepted now (%s); retrying in %.2f s",
                              item.batch.name, item.index, getattr(exc, "summary", exc), delay)
                 elif verdict == "uncertain":
-                    item.error, item.uncertain = f"{UNCERTAIN} ({exc})", True
+                    item.error, item.uncertain = f"{UNCERTAIN_TEXT} ({exc})", True
                 else:
                     item.error = str(exc) or exc.__class__.__name__
                     if not isinstance(exc, E.MjnbError):
@@ -212,6 +213,8 @@ class _Submitter:
 
 def _classify(exc: BaseException) -> tuple[str, float | None]:
     """ok / wait (retry the same item later) / uncertain (may exist: never resubmit) / fail."""
+    if getattr(exc, "maybe_submitted", False):  # the client found no task for it, but one may exist
+        return "uncertain", None
     if isinstance(exc, E.RateLimitedError):
         return "wait", exc.retry_after
     if isinstance(exc, E.QueueFullError):
@@ -333,6 +336,12 @@ class Experiment:
         if history is None:
             return
         records = history.experiment_records(self.client.config.host, self.name)
+        if any(row["outcome"] in ("sent", "unknown") for row in records["submits"]):
+            try:  # trueai/novicezk: the tasks of lost answers are found by their state first
+                if self.client.reconcile():
+                    records = history.experiment_records(self.client.config.host, self.name)
+            except E.MjnbError as exc:
+                log.warning("experiment %s: could not look for tasks of unanswered submits: %s", self.name, exc)
         if not records["tasks"] and not records["submits"]:
             return
         by_index = {item.index: item for item in self.items}
@@ -370,7 +379,7 @@ class Experiment:
             if key in tasks:
                 wanted[tasks[key]] = item
             elif key in uncertain:
-                item.error, item.uncertain = f"{UNCERTAIN} ({uncertain[key]})", True
+                item.error, item.uncertain = f"{UNCERTAIN_TEXT} ({uncertain[key]})", True
             # else: only refused submits: no task exists, so this attempt is sent again
         if wanted:
             found = {s.id: s for s in self.client.list_by_condition(list(wanted))}
@@ -406,8 +415,9 @@ class Experiment:
             self._listeners.remove(listener)
 
     def counts(self) -> dict:
-        """How many items are queued, running (incl. submitting), done, failed, stalled, cancelled."""
-        out = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, STALLED, CANCELLED), 0)
+        """How many items are queued, running (incl. submitting), done, failed, stalled, cancelled,
+        uncertain (outcome unknown: not sent again unless asked)."""
+        out = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, STALLED, CANCELLED, UNCERTAIN), 0)
         for item in self.items:
             status = item.status
             out[RUNNING if status == SUBMITTING else status] += 1
@@ -420,7 +430,7 @@ class Experiment:
 
     @property
     def done(self) -> bool:
-        """Every item is done, failed, stalled or cancelled."""
+        """Every item is done, failed, stalled, cancelled or uncertain."""
         return all(i.status in SETTLED for i in self.items)
 
     def eta(self) -> float | None:
@@ -440,7 +450,7 @@ class Experiment:
     # ------------------------------------------------------------ user actions
 
     def wait(self, timeout: float | None = None) -> "Experiment":
-        """Block until every item is done, failed, stalled or cancelled; raise TaskTimeoutError when
+        """Block until every item is done, failed, stalled, cancelled or uncertain; raise TaskTimeoutError when
         `timeout` seconds pass first. Final images are in the history's cache when it returns."""
         deadline = None if timeout is None else time.monotonic() + timeout
         cond = self._submitter.cond
@@ -477,13 +487,19 @@ class Experiment:
         self._emit(None, "status")
         return self
 
-    def retry_failed(self) -> "Experiment":
-        """Submit every failed item again as a new attempt (state key suffix :r1, :r2, ...), including
-        uncertain ones: only call it once you have decided a second charge is fine."""
+    def retry_failed(self, uncertain: bool = False) -> "Experiment":
+        """Submit every failed item again as a new attempt (state key suffix :r1, :r2, ...).
+
+        Uncertain items (the submit's outcome is unknown: its task may exist and be charged) are
+        left alone unless `uncertain=True`: only ask for that once you have checked the relay (its
+        web dashboard's task log) and decided a second charge is fine."""
+        if not isinstance(uncertain, bool):
+            raise E.ValidationError(f"uncertain must be True or False, not {uncertain!r}", field="uncertain")
+        again = (FAILED, UNCERTAIN) if uncertain else (FAILED,)
         with self._submitter.cond:
             self._cancelled = False
             for item in self.items:
-                if item.status == FAILED:
+                if item.status in again:
                     if item.task is not None:
                         item.previous.append(item.task)
                     item.task, item.error, item.uncertain = None, None, False
@@ -512,21 +528,80 @@ class Experiment:
 
     @property
     def df(self) -> "pd.DataFrame":
-        """The history rows of this experiment, one per task (all attempts), with item, attempt,
-        repeat and one factor_<name> column per factor (factor_prompt is the prompt as given)."""
+        """One row per item, in item order, whatever became of it (so a grid of 12 is 12 rows).
+
+        The row is the history's row for the item's current attempt: its task, or its submit
+        whose outcome is unknown (status UNKNOWN, no id); an item with neither (queued, refused,
+        cancelled) gets a row with its prompt and state and no id. Columns: those of
+        mjnb.history(), then item, attempt, repeat, one factor_<name> column per factor
+        (factor_prompt is the prompt as given), item_status (queued, submitting, running, done,
+        failed, stalled, cancelled or uncertain) and reason (why it failed, or why its outcome is
+        unknown). Earlier attempts are in `attempts`."""
+        import numpy as np
+        import pandas as pd
+        hist = self._history_rows()
+        ids, where = list(hist["id"]), {}
+        for pos, key in enumerate(zip(hist["item"], hist["attempt"])):
+            where.setdefault(key, []).append(pos)
+        with self._submitter.cond:  # one consistent view of the items
+            items = [(item, item.attempt, item.task, item.status, item.reason) for item in self.items]
+        take = []
+        for item, attempt, task, _, _ in items:
+            rows = where.get((item.index, attempt), [])
+            pick = next((p for p in rows if task is not None and ids[p] == task.id), None)
+            if pick is None and rows:  # a task row before an unknown-outcome row
+                pick = next((p for p in rows if ids[p] is not None), rows[0])
+            take.append(-1 if pick is None else pick)
+        missing = {}  # row -> what the item itself knows, for items with no history row
+        for n, (item, attempt, task, status, reason) in enumerate(items):
+            if take[n] == -1:
+                missing[n] = {"prompt": item.prompt, "state": item.key, "experiment": self.name,
+                              "server": self.client.config.host, "fail_reason": reason or None,
+                              "id": task.id if task is not None else None,
+                              "status": str(task.status) if task is not None else None,
+                              "button": "", "note": "", "tags": [], "image_prompts": [], "other": {}}
+        columns = {}
+        for column in hist.columns:  # column by column, keeping each dtype (and None as None)
+            have, dtype = hist[column].tolist(), hist[column].dtype
+            blank = False if dtype == bool else 0 if column == "progress" else None
+            values = [have[p] if p != -1 else missing[n].get(column, blank) for n, p in enumerate(take)]
+            if dtype == object:
+                columns[column] = np.empty(len(values), dtype=object)
+                columns[column][:] = values
+            else:
+                columns[column] = pd.array(values, dtype=dtype)
+        df = pd.DataFrame(columns, index=pd.RangeIndex(len(take)))
+        df["item"] = [item.index for item, *_ in items]
+        df["attempt"] = [attempt for _, attempt, *_ in items]
+        df = self._with_factors(df)
+        df["item_status"] = [status for *_, status, _ in items]
+        df["reason"] = [reason for *_, reason in items]
+        return df
+
+    @property
+    def attempts(self) -> "pd.DataFrame":
+        """Every attempt's history row (each task, and each submit whose outcome is unknown), by
+        item then attempt, with the columns of `df` but item_status and reason."""
+        return self._with_factors(self._history_rows()).sort_values(["item", "attempt"]).reset_index(drop=True)
+
+    def _history_rows(self) -> "pd.DataFrame":
+        """The history's rows of this experiment whose state is one of its keys, with item and attempt."""
         if self.client.history is None:
             raise E.MjnbError("this client keeps no history (history=False), so there is no DataFrame")
         df = self.client.history.dataframe(experiment=self.name, server=self.client.config.host)
-        keys = [self._parse_key(s) for s in df["state"]] if "state" in df else []
-        df = df.assign(item=[k[0] if k else None for k in keys], attempt=[k[1] if k else None for k in keys])
-        df = df[df["item"].notna()].copy()
+        keys = [self._parse_key(s) for s in df["state"]]
+        df = df.assign(item=[k[0] if k else -1 for k in keys], attempt=[k[1] if k else -1 for k in keys])
+        df = df[df["item"] >= 0].reset_index(drop=True)
         df["item"] = df["item"].astype(int)
         df["attempt"] = df["attempt"].astype(int)
+        return df
+
+    def _with_factors(self, df: "pd.DataFrame") -> "pd.DataFrame":
         by_index = {i.index: i for i in self.items}
         df["repeat"] = [by_index[i].repeat if i in by_index else None for i in df["item"]]
         for column in self.factors:
             df[column] = [by_index[i].factors.get(column) if i in by_index else None for i in df["item"]]
-        return df.sort_values(["item", "attempt"]).reset_index(drop=True)
+        return df
 
     def contact_sheet(self, rows: str | None = None, cols: str | None = None, **kwargs: Any):
         """plots.contact_sheet on exp.df; rows/cols name factors ('stylize' or 'factor_stylize');

@@ -5,7 +5,7 @@ from exp_support import make_client, max_overlap, states, until
 
 from mjnb import Experiment
 from mjnb import sim as simulator
-from mjnb.experiment import CANCELLED, DONE, FAILED, _Submitter
+from mjnb.experiment import CANCELLED, DONE, FAILED, UNCERTAIN, _Submitter
 
 
 def test_queue_full_is_waited_out_and_each_item_submitted_once():
@@ -54,14 +54,22 @@ def test_ambiguous_submit_is_not_repeated_and_retry_failed_decides(client, sim):
     sim.configure(drop_rate=1.0)  # the connection closes with no answer: the task may exist
     exp = Experiment(client, ["a", "b"], concurrency=2, name="ambiguous")
     exp.wait(timeout=30)
-    assert [i.status for i in exp.items] == [FAILED, FAILED]
+    assert [i.status for i in exp.items] == [UNCERTAIN, UNCERTAIN]
     assert all(i.uncertain and "avoid paying twice" in i.reason for i in exp.items)
     assert exp._submitter.submits == 2  # not retried
+    df = exp.df  # each is a row: outcome unknown, with its prompt, state and reason
+    assert list(df["item_status"]) == [UNCERTAIN, UNCERTAIN] and list(df["status"]) == ["UNKNOWN", "UNKNOWN"]
+    assert list(df["state"]) == ["mjnb:ambiguous:0", "mjnb:ambiguous:1"] and list(df["prompt"]) == ["a", "b"]
+    assert all(r.startswith("outcome unknown") for r in df["fail_reason"])
     sim.configure(drop_rate=0.0)
-    exp.retry_failed().wait(timeout=30)
+    exp.retry_failed().wait(timeout=30)  # uncertain items are not failed ones: nothing is sent
+    assert exp._submitter.submits == 2 and [i.status for i in exp.items] == [UNCERTAIN, UNCERTAIN]
+    exp.retry_failed(uncertain=True).wait(timeout=30)  # the user decided a second charge is fine
     assert [i.status for i in exp.items] == [DONE, DONE]
     assert [i.key for i in exp.items] == ["mjnb:ambiguous:0:r1", "mjnb:ambiguous:1:r1"]
     assert list(exp.df["attempt"]) == [1, 1]
+    assert list(zip(exp.attempts["attempt"], exp.attempts["status"])) == [
+        (0, "UNKNOWN"), (1, "SUCCESS"), (0, "UNKNOWN"), (1, "SUCCESS")]
 
 
 def test_failed_tasks_are_retried_as_new_attempts(client, sim):
@@ -72,10 +80,12 @@ def test_failed_tasks_are_retried_as_new_attempts(client, sim):
     sim.configure(fail_rate=0.0)
     exp.retry_failed().wait(timeout=30)
     assert exp.counts()["done"] == 3
-    df = exp.df
+    df = exp.attempts  # every attempt; exp.df has the current one of each item
     assert list(zip(df["item"], df["attempt"], df["status"])) == [
         (0, 0, "FAILURE"), (0, 1, "SUCCESS"), (1, 0, "FAILURE"), (1, 1, "SUCCESS"),
         (2, 0, "FAILURE"), (2, 1, "SUCCESS")]
+    assert list(zip(exp.df["item"], exp.df["attempt"], exp.df["status"])) == [
+        (0, 1, "SUCCESS"), (1, 1, "SUCCESS"), (2, 1, "SUCCESS")]
     assert sorted(states(sim.tasks(), "retry").values()) == [1] * 6
 
 
