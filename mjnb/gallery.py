@@ -14,7 +14,8 @@ import ipywidgets as W
 from .images import thumbnail_png
 
 THUMB_SIDE = 128
-BAR_STYLES = {"done": "success", "failed": "danger", "stalled": "warning", "cancelled": "warning"}
+BAR_STYLES = {"done": "success", "failed": "danger", "stalled": "warning", "cancelled": "warning",
+              "uncertain": "warning"}
 
 
 class SmallCard(W.VBox):
@@ -94,13 +95,15 @@ class ExperimentGallery(W.VBox):
         c = exp.counts()
         self.title.value = (f"<b>Experiment {html.escape(exp.name)}</b> · {len(exp.items)} items · "
                             f"concurrency {exp.concurrency}")
-        settled = c["done"] + c["failed"] + c["stalled"] + c["cancelled"]
+        settled = c["done"] + c["failed"] + c["stalled"] + c["cancelled"] + c["uncertain"]
         self.progress.value = settled
         self.progress.bar_style = "success" if settled == len(exp.items) and not c["failed"] else (
-            "warning" if c["failed"] or c["stalled"] else "info")
+            "warning" if c["failed"] or c["stalled"] or c["uncertain"] else "info")
         eta = exp.eta()
         eta_text = "" if eta is None or settled == len(exp.items) else f" · ETA {_eta(eta)}"
         parts = [f"{c[k]} {k}" for k in ("queued", "running", "done", "failed", "stalled")]
+        if c["uncertain"]:  # outcome unknown: the task may exist, so it is not sent again by itself
+            parts.append(f"{c['uncertain']} uncertain")
         if c["cancelled"]:
             parts.append(f"{c['cancelled']} cancelled")
         self.counts.value = f"<span>{' · '.join(parts)}{eta_text}</span>"
