@@ -477,7 +477,7 @@ class Client:
                 self.history.submit_failed(record, exc, False)
             return []
         exc.maybe_submitted = True
-        found = self._look_for_lost_task(exc, record is not None, name, body)
+        found = self._look_for_lost_task(exc, record, name, body)
         if record is not None:  # until here the row says "sent": visible as outcome unknown too
             if found:
                 self.history.submit_reconciled(record, found, context, RECONCILED_HOW, error=str(exc))
@@ -485,10 +485,10 @@ class Client:
                 self.history.submit_failed(record, exc, True)
         return found
 
-    def _look_for_lost_task(self, exc: E.MjnbError, recorded: bool, name: str, body: dict) -> list[TaskSnapshot]:
+    def _look_for_lost_task(self, exc: E.MjnbError, record: int | None, name: str, body: dict) -> list[TaskSnapshot]:
         state = body.get("state") or ""
         exc.state = state
-        where = ("mjnb.history() keeps it as a row with status UNKNOWN" if recorded else
+        where = ("mjnb.history() keeps it as a row with status UNKNOWN" if record is not None else
                  "this client keeps no history, so note its state")
         if name == "modal":
             _rehint(exc, f"The modal step may or may not have reached the server; fetch task {body.get('taskId')} "
@@ -500,7 +500,8 @@ class Client:
                          "log), by prompt and time, before submitting again")
             return []
         try:
-            found, why = self._match_state(self._list_tasks(), state, body, self._claimed)
+            found, why = self._match_state(self._list_tasks(), state, body,
+                                           lambda ids: self._claimed(ids, record))
         except E.MjnbError as list_exc:
             found, why = [], f"looking for it with GET /mj/task/list failed too ({list_exc.summary})"
         if found:
@@ -511,10 +512,10 @@ class Client:
                      "mjnb.resume() looks again; submit again only if a second charge is fine")
         return []
 
-    def _claimed(self, ids: list[str]) -> set[str]:
-        """Task ids already made by a recorded submit (never matched to a lost answer)."""
+    def _claimed(self, ids: list[str], record: int | None = None) -> set[str]:
+        """Task ids already made by another recorded submit (never matched to a lost answer)."""
         if self.history is not None:
-            return self.history.claimed_task_ids(self.config.host, ids)
+            return self.history.claimed_task_ids(self.config.host, ids, record)
         return {i for i in ids if i in self._tasks}
 
     def _list_tasks(self) -> list:
@@ -571,7 +572,7 @@ class Client:
         adopted: set[str] = set()
         for p in pending:
             snaps, _ = self._match_state(listed, p["state"], p["body"],
-                                         lambda ids: self._claimed(ids) | (set(ids) & adopted))
+                                         lambda ids, p=p: self._claimed(ids, p["submit_id"]) | (set(ids) & adopted))
             if not snaps:
                 continue
             context = self._context(prompt=p["body"].get("prompt") or "", parent_id=p["parent_id"],

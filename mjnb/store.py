@@ -316,16 +316,16 @@ class History:
                  "state": r[5], "outcome": r[6], "experiment": r[7], "parent_id": r[8], "custom_id": r[9],
                  "button": r[10]} for r in rows]
 
-    def claimed_task_ids(self, server: str, ids: Iterable[str]) -> set[str]:
-        """Which of these task ids some recorded submit already made (a lost answer is never
-        matched to them)."""
+    def claimed_task_ids(self, server: str, ids: Iterable[str], submit_id: int | None = None) -> set[str]:
+        """Which of these task ids another recorded submit (not `submit_id`) already made: a lost
+        answer is never matched to them."""
         ids = list(ids)
         found: set[str] = set()
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             found |= {r[0] for r in self._db().execute(
-                f"SELECT id FROM tasks WHERE server=? AND submit_id IS NOT NULL AND id IN ({','.join('?' * len(chunk))})",
-                (server, *chunk))}
+                "SELECT id FROM tasks WHERE server=? AND submit_id IS NOT NULL AND submit_id IS NOT ? "
+                f"AND id IN ({','.join('?' * len(chunk))})", (server, submit_id, *chunk))}
         return found
 
     def experiment_records(self, server: str, experiment: str) -> dict:
