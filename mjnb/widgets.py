@@ -265,7 +265,7 @@ class TaskCard(W.VBox):
 
     def _run(self, action, after=None) -> None:
         """Run a Task method off the kernel's thread; its error lands on the card."""
-        from .task import BACKGROUND
+        from .task import ACTIONS  # not the download pool: slow images must not hold up a click
 
         def job():
             try:
@@ -280,7 +280,7 @@ class TaskCard(W.VBox):
                 if after:
                     after()
 
-        BACKGROUND.submit(job)
+        ACTIONS.submit(job)
 
     def _add_child_card(self, child) -> None:
         if any(getattr(c, "task", None) is child for c in self.children_box.children):
