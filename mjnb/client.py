@@ -28,7 +28,8 @@ from urllib3.exceptions import NewConnectionError
 from . import errors as E
 from .config import Config
 from .images import ImageInput, ImageTooLargeError, check_image, data_url, image_bytes
-from .models import EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify
+from .models import (EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify,
+                     newest_per_id)
 
 if TYPE_CHECKING:
     from .task import Task
@@ -272,12 +273,23 @@ class Client:
 
     def task(self, task_id: str) -> "Task":
         """A live handle for an existing task id (fetched now)."""
-        return self._handle(self.fetch(task_id))
+        return self._handle(self.latest(task_id))
+
+    def latest(self, task_id: str) -> TaskSnapshot:
+        """The task's newest state. A new-api relay's fetch reads the oldest row of an id, which
+        goes stale after /submit/modal (spec §13 R3), so relays are asked for every row."""
+        if self.config.flavour != "relay":
+            return self.fetch(task_id)
+        ident = _id(task_id, "task_id")
+        rows = newest_per_id(self.list_by_condition([ident]))
+        if not rows:
+            raise self._not_found("POST /mj/task/list-by-condition", None, "(no such id)")
+        return rows[0]
 
     def tasks(self, ids: Iterable[str]) -> list["Task"]:
         """Handles for many ids in one batched request, in the order asked; unknown ids raise."""
         wanted = list(dict.fromkeys(_id(i, "ids") for i in ids))
-        found = {s.id: s for s in self.list_by_condition(wanted)}
+        found = {s.id: s for s in newest_per_id(self.list_by_condition(wanted))}
         missing = [i for i in wanted if i not in found]
         if missing:
             raise E.NotFoundError(f"no task with id {', '.join(missing)} for this key",

@@ -154,6 +154,7 @@ class Button:
     direction: str | None = None  # pan: left, right, up, down
     zoom: float | None = None  # zoom out: 2.0 or 1.5
     relay_supported: bool = True  # new-api relays answer unknown_action for the others
+    via_change: bool = False  # made up by us for servers without buttons: /submit/change presses it
 
     @classmethod
     def parse(cls, data: Mapping) -> "Button | None":
@@ -190,6 +191,22 @@ class Button:
         if self.label and self.emoji and len(self.emoji) <= 2:
             return f"{self.emoji} {self.label}"
         return self.label or self.emoji or self.kind.value
+
+
+GRID_ACTIONS = ("IMAGINE", "VARIATION", "REROLL", "BLEND")  # parents /submit/change accepts
+
+
+def change_buttons(task_id: str) -> tuple:
+    """U1-U4, reroll and V1-V4 for a finished grid on a server that sends no buttons (the
+    open-source proxy, spec §13 R8): pressed through /submit/change instead of /submit/action."""
+    made = [(f"MJ::JOB::upsample::{i}::{task_id}", f"U{i}", "") for i in range(1, 5)]
+    made += [(f"MJ::JOB::reroll::0::{task_id}::SOLO", "", "🔄")]
+    made += [(f"MJ::JOB::variation::{i}::{task_id}", f"V{i}", "") for i in range(1, 5)]
+    out = []
+    for custom_id, label, emoji in made:
+        kind, index, _, _ = classify(custom_id)
+        out.append(Button(custom_id, label, emoji, kind=kind, index=index, via_change=True))
+    return tuple(out)
 
 
 def classify(custom_id: str) -> tuple[ButtonKind, int | None, str | None, float | None]:
@@ -285,6 +302,33 @@ def _text(value: Any) -> str:
 
 
 _QUEUE = re.compile(r"前面还有\s*(\d+)\s*个")
+MODAL_TEXTS = ("waiting for window confirm", "窗口等待")
+_VOLATILE = re.compile(r"(?<=[?&])rand=\d*(&|$)")
+
+
+def stable_url(url: str) -> str:
+    """The URL without new-api's `rand=` (new on every read until SUCCESS, spec §13 R1): it
+    changes nothing about the image, so it must not count as a change of the task."""
+    if "rand=" not in url:
+        return url
+    return _VOLATILE.sub("", url).rstrip("?&")
+
+
+_STATUS_RANK = {TaskStatus.MODAL: 0, TaskStatus.UNKNOWN: 1, TaskStatus.PENDING: 1, TaskStatus.NOT_START: 1,
+                TaskStatus.SUBMITTED: 2, TaskStatus.IN_PROGRESS: 3}
+
+
+def newest_per_id(snapshots) -> list:
+    """One snapshot per id, the furthest along. After /submit/modal a new-api relay lists an id
+    twice and keeps only one row in sync (spec §13 R3); rows come in no stable order, so the
+    one that got further wins (a tie: the later one)."""
+    best: dict = {}
+    for snap in snapshots:
+        old = best.get(snap.id)
+        rank = (_STATUS_RANK.get(snap.status, 4), snap.progress)
+        if old is None or rank >= (_STATUS_RANK.get(old.status, 4), old.progress):
+            best[snap.id] = snap
+    return list(best.values())
 
 
 @dataclass(frozen=True)
@@ -329,8 +373,10 @@ class SubmitResult:
 
     @property
     def is_modal(self) -> bool:
-        """Code 21: the new task waits in MODAL for /submit/modal."""
-        return self.code == 21
+        """The new task waits in MODAL for /submit/modal: code 21, or a relay's code 1 that kept
+        the upstream's words and its remix flag (spec §13 R4)."""
+        return (self.code == 21 or self.description.strip().lower() in MODAL_TEXTS
+                or self.properties.get("remix") is True)
 
 
 @dataclass(frozen=True)
@@ -382,7 +428,7 @@ class TaskSnapshot:
             final_zh_prompt=_text(props.get("finalZhPrompt")), description=_text(data.get("description")),
             state=_text(data.get("state")), submit_time=_time(data.get("submitTime")),
             start_time=_time(data.get("startTime")), finish_time=_time(data.get("finishTime")),
-            image_url=_text(data.get("imageUrl")), fail_reason=_text(data.get("failReason")),
+            image_url=stable_url(_text(data.get("imageUrl"))), fail_reason=_text(data.get("failReason")),
             buttons=tuple(b for b in (Button.parse(x) for x in buttons) if b is not None),
             properties=MappingProxyType(dict(props)), custom_id=_text(data.get("customId")),
             bot_type=_text(data.get("botType") or props.get("botType")),

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import errors as E
 from .images import ImageInput, box_mask, open_image
-from .models import Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus
+from .models import (GRID_ACTIONS, Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus,
+                     change_buttons)
 from .tracker import tracker_for
 
 if TYPE_CHECKING:
@@ -51,13 +52,14 @@ class Task:
         self._cond = threading.Condition()
         self._listeners: list[Callable[[Task, str], None]] = []
         self._picture: Image.Image | None = None  # the newest downloaded preview or final image
-        self._picture_url = ""
+        self._shown_picture = ""
         self._image_bytes: bytes | None = None  # the final image, full size
         self._image_lock = threading.Lock()
         self._seed: str | None = None
         self._card = None
         self._annotations: dict | None = None
         self._confirmed = False  # confirm() sent: a lagging server may still say MODAL for a while
+        self._sent_prompt: str | None = None  # the prompt confirm() sent: relays keep showing the old one
         parent = client._tasks.get(snapshot.parent_id) if snapshot.parent_id else None
         if parent is not None:
             parent._add_child(self)
@@ -82,7 +84,15 @@ class Task:
     final_prompt = property(lambda self: self._snapshot.final_prompt)
     image_url = property(lambda self: self._snapshot.image_url)
     fail_reason = property(lambda self: self._snapshot.fail_reason)
-    buttons = property(lambda self: self._snapshot.buttons)
+    @property
+    def buttons(self) -> tuple:
+        """The server's buttons; for a finished grid on a server that sends none (the open-source
+        proxy), U1-U4, reroll and V1-V4 that go through /submit/change."""
+        snap = self._snapshot
+        if not snap.buttons and snap.status == TaskStatus.SUCCESS and snap.action.value in GRID_ACTIONS:
+            return change_buttons(self.id)
+        return snap.buttons
+
     parent_id = property(lambda self: self._snapshot.parent_id)
     done = property(lambda self: self._snapshot.is_terminal, doc="SUCCESS, FAILURE or CANCEL")
 
@@ -103,7 +113,7 @@ class Task:
         """Call `listener(task, event)` on every change; events: state, image, connection, stalled,
         child, tick, error."""
         self._listeners.append(listener)
-        if self.image_url and self._picture_url != self.image_url:
+        if self.image_url and self._shown_picture != self._picture_key(self._snapshot):
             self._load_picture(self.image_url)
 
     def unsubscribe(self, listener) -> None:
@@ -122,6 +132,8 @@ class Task:
         with self._cond:
             old = self._snapshot
             snapshot = _keep_known(old, snapshot)
+            if self._sent_prompt and snapshot.prompt != self._sent_prompt:
+                snapshot = replace(snapshot, prompt=self._sent_prompt)
             if snapshot == old:
                 return False
             if old.is_terminal and not snapshot.is_terminal:
@@ -133,7 +145,8 @@ class Task:
         self.stalled = False
         self._emit("state")
         url = snapshot.image_url
-        if url and url != self._picture_url and (self._listeners or snapshot.status == TaskStatus.SUCCESS):
+        if url and self._picture_key(snapshot) != self._shown_picture and \
+                (self._listeners or snapshot.status == TaskStatus.SUCCESS):
             self._load_picture(url)
         return True
 
@@ -168,7 +181,7 @@ class Task:
 
     def refresh(self) -> "Task":
         """Fetch the task now (and track it again if it is unfinished)."""
-        self._update(self.client.fetch(self.id))
+        self._update(self.client.latest(self.id))
         self.last_change = time.monotonic()  # the server answered: start the stall clock again
         self._set_stalled(False)
         if not self.done and not self.awaiting_input:
@@ -199,7 +212,7 @@ class Task:
                 if left is None or left > 0:
                     self._final_bytes(timeout=left)
             except E.MjnbError as exc:
-                self._set_error(f"could not keep the image: {exc}")
+                self._set_error(f"could not keep the image: {self._image_problem(exc)}")
         if self.status != TaskStatus.SUCCESS:
             raise E.TaskFailedError(f"task {self.id} ({self.action}) ended in {self.status}",
                                     fail_reason=self.fail_reason or None, task_id=self.id,
@@ -212,8 +225,14 @@ class Task:
 
     # ------------------------------------------------------------ images
 
+    @staticmethod
+    def _picture_key(snapshot: TaskSnapshot) -> str:
+        """What names the picture to show: the URL, and the progress too, since a relay forwards
+        every preview of a task under one URL (spec §13 R1)."""
+        return f"{snapshot.image_url}#{snapshot.status}-{snapshot.progress}"
+
     def _load_picture(self, url: str) -> None:
-        self._picture_url = url
+        self._shown_picture = self._picture_key(self._snapshot)
         DOWNLOADS.submit(self._download_picture, url)
 
     def _download_picture(self, url: str) -> None:
@@ -224,12 +243,22 @@ class Task:
                 return
             picture = open_image(data, self.client.config.max_image_pixels)  # size checked before decoding
         except E.MjnbError as exc:
-            self._set_error(f"could not load the image: {exc}")
+            self._set_error(f"could not load the image: {self._image_problem(exc)}")
             return
         if url != self.image_url and self._picture is not None:
             return  # a newer picture is on its way
         self._picture = picture
         self._emit("image")
+
+    def _image_problem(self, exc: E.MjnbError) -> str:
+        """The error, and the reason behind it when it is new-api's known defect: its image proxy
+        reads an id's first row, which a form (Custom Zoom, Vary Region, Remix) leaves without an
+        image (spec §13 R3)."""
+        if self._confirmed and "/mj/image/" in (self.image_url or ""):
+            return (f"{exc.summary}. The relay's image proxy cannot serve a task continued through a "
+                    f"form: new-api reads its first row, which has no image. Ask the relay's operator "
+                    f"to turn off image forwarding (MjForwardUrlEnabled)")
+        return str(exc)
 
     def _final_bytes(self, timeout: float | None = None) -> bytes | None:
         """The final image: from memory, else the history's cache (it outlives the URL), else
@@ -351,10 +380,14 @@ class Task:
         if not isinstance(button, Button):
             self._ready_for_buttons()
             try:
-                button = self._snapshot.button(button)
+                button = replace(self._snapshot, buttons=self.buttons).button(button)
             except KeyError as exc:
                 raise E.ValidationError(str(exc.args[0]), field="button", task_id=self.id) from None
-        child = self.client.action(self.id, button.custom_id, **kwargs)
+        if button.via_change:
+            action = {ButtonKind.UPSCALE: "UPSCALE", ButtonKind.VARIATION: "VARIATION"}.get(button.kind, "REROLL")
+            child = self.client.change(self.id, action, button.index)
+        else:
+            child = self.client.action(self.id, button.custom_id, **kwargs)
         child.button_text = button.text
         self._add_child(child)
         return child
@@ -440,6 +473,7 @@ class Task:
         if not self.awaiting_input and self.status != TaskStatus.MODAL:
             return
         self._confirmed = True
+        self._sent_prompt = prompt or None
         self._update(replace(self._snapshot, status=TaskStatus.NOT_START, prompt=prompt or self._snapshot.prompt))
         tracker_for(self.client).watch(self)
 

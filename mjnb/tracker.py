@@ -16,6 +16,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from . import errors as E
+from .models import newest_per_id
 
 if TYPE_CHECKING:
     from .client import Client
@@ -119,6 +120,7 @@ class Tracker:
                 log.info("tracker: the server has no list-by-condition; fetching tasks one by one")
                 self._use_list = False
             else:
+                snapshots = newest_per_id(snapshots)  # a relay lists an id twice after a modal
                 missing = set(ids) - {s.id for s in snapshots}
                 return snapshots + self._fetch_each(sorted(missing))
         return self._fetch_each(ids)

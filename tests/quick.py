@@ -8,7 +8,7 @@ import pytest
 import mjnb
 from mjnb import sim as simulator
 
-FAST = dict(speed=300, sync_interval=0.02, seed=11)
+FAST = dict(speed=300, seed=11)
 
 
 def make_client(sim, api_key="sk-quick-tests", **settings):

@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
         help_text = f.metadata["help"].replace("%", "%%")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action="store_true", help=help_text)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                                help=help_text)
         elif f.metadata.get("list_of"):
             parser.add_argument(flag, default=",".join(default), metavar="A,B",
                                 help=help_text)

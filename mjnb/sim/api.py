@@ -18,6 +18,7 @@ from . import buttons as btn
 from . import render
 from .engine import Engine, SimError, SimTask, param, prompt_seed, prompt_zoom
 from .flavours import Flavour, Reply, json_reply
+from .relay import RelayTable
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 BLEND_DIMENSIONS = {"PORTRAIT": "2:3", "SQUARE": "1:1", "LANDSCAPE": "3:2"}
@@ -40,6 +41,7 @@ class Api:
     def __init__(self, engine: Engine, flavour: Flavour):
         self.engine = engine
         self.flavour = flavour
+        self.relay = RelayTable(engine)  # only the relay profile writes rows
 
     @property
     def profile(self) -> str:
@@ -52,18 +54,22 @@ class Api:
         return task is not None and (self.profile != "relay" or task.key == call.key)
 
     def _view(self, task: SimTask, now: float) -> dict | None:
-        """What the caller sees: upstream state now, or at the relay's last sync."""
-        interval = self.engine.options.sync_interval
-        if self.profile != "relay" or interval <= 0:
+        """The state a check sees: upstream's own, or on a relay its oldest row (GetByMJId)."""
+        if self.profile != "relay":
             return task.snapshot()
-        since = now - self.engine.started
-        last_sync = self.engine.started + (since // interval) * interval
-        if last_sync < task.submit_time:
-            return None
-        return task.state_at(last_sync)
+        return self.relay.view(task, self.relay.first(task), now)
 
-    def task_json(self, task: SimTask, now: float) -> dict:
-        return self.flavour.task_json(task, self._view(task, now))
+    def task_jsons(self, task: SimTask, now: float) -> list[dict]:
+        """The task as the caller reads it: one object, or on a relay one per row of its id."""
+        if self.profile != "relay":
+            return [self.flavour.task_json(task, task.snapshot())]
+        address = self.engine.options.server_address or self.engine.base_url
+        out = []
+        for row in self.relay.rows_of(task):
+            view = self.relay.view(task, row, now)
+            out.append(self.flavour.row_json(task, row, view,
+                                             self.relay.image_url(task, view, address)))
+        return out
 
     def _before_submit(self, call: Call, model: str) -> None:
         """Limits that refuse a submit before any task exists: quota and outages."""
@@ -126,7 +132,8 @@ class Api:
         self.engine.account(call.key).submits += 1
         queued = None if ahead == 0 else ahead - 1
         reply, text = self.flavour.accepted(task, queued)
-        task.submit_text = text
+        if self.profile == "relay":
+            self.relay.insert(task, text, call.now)
         return reply
 
     def _new(self, call: Call, action: str, kind: str, prompt: str, **kw) -> SimTask:
@@ -268,16 +275,19 @@ class Api:
     def action(self, call: Call) -> Reply:
         custom_id = call.body.get("customId")
         custom_id = custom_id.strip() if isinstance(custom_id, str) else ""
-        if self.profile == "relay":
+        if self.profile == "trueai":
+            # trueai looks the parent up first and trusts any customId of a known kind (R9)
+            parent = self._parent(call, call.body.get("taskId"))
+            if not custom_id:
+                raise SimError("validation", "参数错误")
+            if not custom_id.startswith(ACTION_PREFIXES_TRUEAI):
+                raise SimError("validation", "未知的 Action 类型")
+        else:
             if not relay_accepts(custom_id):
                 raise SimError("unknown_action", "unknown action", custom_id=custom_id)
-        elif not custom_id:
-            raise SimError("validation", "参数错误")
-        elif not custom_id.startswith(ACTION_PREFIXES_TRUEAI):
-            raise SimError("validation", "未知的 Action 类型")
-        parent = self._parent(call, call.body.get("taskId"))
-        if custom_id not in [b["customId"] for b in parent.buttons]:
-            raise SimError("validation", "参数错误")
+            parent = self._parent(call, call.body.get("taskId"))
+            if custom_id not in [b["customId"] for b in parent.buttons]:
+                raise SimError("validation", "参数错误")
         remix = bool(self.engine.options.remix or call.body.get("enableRemix"))
         if custom_id == "MJ::Job::PicReader::all":  # TRUEAI: four IMAGINE children at once
             self._before_submit(call, "mj_imagine")
@@ -285,16 +295,20 @@ class Api:
             for prompt in parent.properties["candidates"]:
                 child = self._imagine_child(call, parent, prompt, custom_id)
                 self.engine.enqueue(child, call.now)
-                child.submit_text = "提交成功"
                 ids.append(child.id)
             return json_reply(200, {"code": 1, "description": "提交成功", "result": ",".join(ids),
                                     "properties": {}})
         self._before_submit(call, relay_action_model(custom_id) or "mj_imagine")
-        child = self.make_child(call, parent, custom_id, remix)
+        try:
+            child = self.make_child(call, parent, custom_id, remix)
+        except (ValueError, IndexError, KeyError):  # a trusted customId that fits no tile
+            raise SimError("validation", "参数错误") from None
         if child.modal:
             child.status = "MODAL"
             child.record(call.now)
-            reply, child.submit_text = self.flavour.modal_created(child)
+            reply, text = self.flavour.modal_created(child)
+            if self.profile == "relay":
+                self.relay.insert(child, text, call.now)
             return reply
         return self._accept(child, call, "action")
 
@@ -421,7 +435,9 @@ class Api:
         task.record(call.now)
         self.engine.account(call.key).submits += 1
         ahead = self.engine.enqueue(task, call.now)
-        reply, _ = self.flavour.accepted(task, None if ahead == 0 else ahead - 1)
+        reply, text = self.flavour.accepted(task, None if ahead == 0 else ahead - 1)
+        if self.profile == "relay":
+            self.relay.continue_with_modal(task, text, call.now)
         return reply
 
     def change(self, call: Call) -> Reply:
@@ -472,10 +488,12 @@ class Api:
         task = self.engine.tasks.get(task_id)
         if not self._visible(task, call):
             return self.flavour.fetch_unknown()
-        return json_reply(200, self.task_json(task, call.now))
+        return json_reply(200, self.task_jsons(task, call.now)[0])  # a relay reads the oldest row
 
     def list_by_condition(self, call: Call) -> Reply:
         ids = call.body.get("ids") or []
+        if self.profile == "relay" and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+            raise SimError("relay", "do_request_failed")  # Go binds ids as []string
         if not isinstance(ids, list):
             ids = []
         seen, found = set(), []
@@ -485,16 +503,20 @@ class Api:
             if task_id not in seen and self._visible(task, call):
                 seen.add(task_id)
                 found.append(task)
+        if self.profile == "relay":  # every row of every id, in the order the relay inserted them
+            rows = [(row.created, n, obj) for t in found for n, (row, obj) in
+                    enumerate(zip(self.relay.rows_of(t), self.task_jsons(t, call.now)))]
+            return json_reply(200, [obj for _, _, obj in sorted(rows, key=lambda r: r[:2])])
         # like the open-source proxy: unfinished tasks first, then stored ones
         found.sort(key=lambda t: (t.status in ("SUCCESS", "FAILURE"), t.submit_time))
-        return json_reply(200, [self.task_json(t, call.now) for t in found])
+        return json_reply(200, [self.task_jsons(t, call.now)[0] for t in found])
 
     def image_seed(self, call: Call, task_id: str) -> Reply:
         task = self.engine.tasks.get(task_id)
         if not self._visible(task, call):
             raise SimError("seed_not_found", "task not found")
-        view = self._view(task, call.now) or {}
-        if not (task.seed_known_early and self.profile == "trueai") and view.get("status") != "SUCCESS":
+        # a relay only checks that the row exists; the upstream answers from its own state
+        if not (task.seed_known_early and self.profile == "trueai") and task.status != "SUCCESS":
             raise SimError("seed_not_ready", "task not finished")
         return json_reply(200, {"code": 1, "description": "成功", "result": str(task.seed),
                                 "properties": {}})

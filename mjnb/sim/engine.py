@@ -72,7 +72,6 @@ class SimTask:
     prompt: str
     final_prompt: str
     description: str  # upstream style: "/imagine ...", "/up <id> U1" ...
-    submit_text: str  # what the submit answered; the relay shows this as description
     submit_time: float
     state: str | None = None
     mode: str | None = None
@@ -109,9 +108,10 @@ class SimTask:
     def record(self, t: float) -> None:
         self.history.append((t, self.snapshot()))
 
-    def state_at(self, t: float) -> dict | None:
-        """The upstream state as it was at time t (None: the task did not exist yet)."""
-        i = bisect.bisect_right([h[0] for h in self.history], t)
+    def state_at(self, t: float, before: bool = False) -> dict | None:
+        """The upstream state as it was at time t, or just before it (None: no task yet)."""
+        times = [h[0] for h in self.history]
+        i = bisect.bisect_left(times, t) if before else bisect.bisect_right(times, t)
         return self.history[i - 1][1] if i else None
 
     @property
@@ -347,7 +347,7 @@ class Engine:
         outcome, reason = self._outcome(prompt)
         task = SimTask(id=task_id, key=key, action=action, relay_action=kw.pop("relay_action", action),
                        kind=kind, prompt=prompt, final_prompt=kw.pop("final_prompt", prompt),
-                       description=kw.pop("description", ""), submit_text="", submit_time=t,
+                       description=kw.pop("description", ""), submit_time=t,
                        job_hash=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
                        outcome=outcome, fail_reason=reason, **kw)
         if not task.seed:

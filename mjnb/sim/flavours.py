@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from .engine import SimError, SimTask
 
 INSTANCE_ID = "1290011223344556677"
+DASHBOARD_PAGE = (b'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>New API</title>'
+                  b'</head><body><div id="root"></div></body></html>')
 QUEUE_TEXT = "排队中，前面还有{n}个任务"
 
 
@@ -23,6 +25,8 @@ class Reply:
     body: bytes = b""
     content_type: str = "application/json; charset=utf-8"
     headers: dict = field(default_factory=dict)
+    padding: int = 0  # trailing JSON whitespace bytes (the oversize fault)
+    trickle: float = 0.0  # seconds between body bytes (the trickle fault)
 
 
 def json_reply(status: int, obj, headers: dict | None = None) -> Reply:
@@ -162,7 +166,9 @@ class NovicezkFlavour(Flavour):
                                 "image", "list_by_ids"})
 
     def accepted(self, task, ahead):
-        if ahead is None:
+        # DiscordInstanceImpl reads the executor's queue size before adding the job: the first
+        # job to wait hears "submitted" (code 1), the next "1 ahead" (spec §13 R8)
+        if not ahead:
             return submit_result(1, "提交成功", task.id, {"discordInstanceId": INSTANCE_ID}), "提交成功"
         return super().accepted(task, ahead)
 
@@ -247,9 +253,13 @@ class RelayFlavour(Flavour):
                                                  "numberOfQueues": ahead}), text
 
     def modal_created(self, task):
+        # new-api rewrites the text "code":21 to "code":1, except for Custom Zoom and Vary Region;
+        # the upstream's description and properties pass through (spec §13 R4)
+        reply, text = super().modal_created(task)
         if task.modal in ("customzoom", "inpaint"):
-            return submit_result(21, "窗口等待", task.id, {"discordInstanceId": INSTANCE_ID}), "窗口等待"
-        return submit_result(1, "提交成功", task.id, {"discordInstanceId": INSTANCE_ID}), "提交成功"
+            return reply, text
+        return Reply(reply.status, reply.body.replace(b'"code": 21', b'"code": 1', 1),
+                     reply.content_type), text
 
     def error(self, err, route, path):
         kind, msg = err.kind, err.message
@@ -287,28 +297,34 @@ class RelayFlavour(Flavour):
         return reply
 
     def route_not_found(self, method, path):
-        return json_reply(404, {"error": {"message": f"Invalid URL ({method} {path})",
-                                          "type": "invalid_request_error", "param": "", "code": ""}})
+        if path.startswith(("/v1", "/api")):
+            return json_reply(404, {"error": {"message": f"Invalid URL ({method} {path})",
+                                              "type": "invalid_request_error", "param": "", "code": ""}})
+        return Reply(200, DASHBOARD_PAGE, "text/html; charset=utf-8")  # web-router's NoRoute (R6)
 
     def fetch_unknown(self):
         return relay_error(4, "task_no_found")
 
     def task_json(self, task, view):
-        if view is None:  # the relay has its row, but has not synced it from upstream yet
-            view = {"status": "", "progress": 0}
-        status = view.get("status", "")
-        progress = 100 if status == "FAILURE" else view.get("progress", 0)
-        buttons = view.get("buttons") or None
+        raise NotImplementedError("a relay answers per row: use row_json")
+
+    def row_json(self, task: SimTask, row, view: dict | None, image_url: str) -> dict:
+        """One row of new-api's table as its MidjourneyDto; `view` None means not synced yet (R5)."""
+        synced = view is not None
+        v = view or {"status": "", "progress": 0}
+        status = v.get("status", "")
+        progress = 100 if status == "FAILURE" else v.get("progress", 0)
         return {
-            "id": task.id, "action": task.relay_action, "customId": "", "botType": "",
-            "prompt": task.prompt or "", "promptEn": task.prompt or "",
-            "description": task.submit_text, "state": task.state or "",
-            "submitTime": _ms(task.submit_time), "startTime": _ms(view.get("start_time")) or 0,
-            "finishTime": _ms(view.get("finish_time")) or 0, "imageUrl": view.get("image_url") or "",
-            "status": status, "progress": f"{progress}%", "failReason": view.get("fail_reason") or "",
-            "buttons": buttons, "maskBase64": "",
-            "properties": {"finalPrompt": view.get("final_prompt", task.final_prompt) if status else "",
-                           "finalZhPrompt": ""},
+            "id": task.id, "action": row.action, "customId": "", "botType": "",
+            "prompt": row.prompt, "promptEn": task.prompt if synced else "",
+            "description": row.description, "state": (task.state or "") if synced else "",
+            "submitTime": _ms(task.submit_time if synced else row.created),
+            "startTime": _ms(v.get("start_time")) or 0, "finishTime": _ms(v.get("finish_time")) or 0,
+            "imageUrl": image_url, "status": status, "progress": f"{progress}%",
+            "failReason": v.get("fail_reason") or "", "buttons": v.get("buttons") or None,
+            "maskBase64": "",
+            "properties": {"finalPrompt": v.get("final_prompt", task.final_prompt),
+                           "finalZhPrompt": ""} if synced else None,
         }
 
 

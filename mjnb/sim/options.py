@@ -11,6 +11,7 @@ def _split(text: str) -> list:
 
 PROFILES = ("relay", "trueai", "novicezk")
 OUTAGES = ("none", "no-account", "discord-error", "crash", "no-channel")
+LOSS_KINDS = ("mixed", "502", "reset")
 
 
 def _opt(default, help: str, **kw):
@@ -21,7 +22,8 @@ def _opt(default, help: str, **kw):
 
 @dataclass
 class SimOptions:
-    """Every knob of the simulator. Durations are wall-clock seconds after the speed factor."""
+    """Every knob of the simulator. The relay's own clock (sync_interval, give_up_after) is in
+    simulated seconds, divided by `speed`; other durations are wall-clock seconds."""
 
     profile: str = _opt(
         "relay",
@@ -51,9 +53,26 @@ class SimOptions:
         "time compression: a real imagine takes about 30 s; at speed 10 it takes about 3 s",
     )
     sync_interval: float = _opt(
-        0.5,
-        "relay profile: seconds between the relay's syncs of upstream state (real relays: 15 s); "
-        "until the first sync after a submit a task shows status \"\" and progress \"0%\"",
+        15.0,
+        "relay profile: simulated seconds between the relay's syncs of upstream state (new-api: "
+        "15; wall seconds = this / speed; 0 = the relay shows upstream state at once); until the "
+        "first sync after a submit a task shows status \"\", progress \"0%\" and properties null",
+    )
+    give_up_after: float = _opt(
+        3600.0,
+        "relay profile: simulated seconds after which the relay fails a task still unfinished at "
+        "a sync (new-api: 1 h, failReason 上游任务超时（超过1小时）)",
+    )
+    forward_images: bool = _opt(
+        True,
+        "relay profile: hand out the relay's own image URLs, <server-address>/mj/image/<id>, with a "
+        "new ?rand= on every read until SUCCESS (new-api's default); --no-forward-images gives the "
+        "upstream's Discord URLs instead",
+    )
+    server_address: str = _opt(
+        "",
+        "relay profile: the address the operator typed for forwarded image URLs, often http:// "
+        "while the API is https (default: the simulator's own URL)",
     )
     concurrency: int = _opt(3, "jobs running at once per key (Midjourney: 3)")
     queue_size: int = _opt(10, "jobs waiting per key before submits are refused (code 23, trueai 9)")
@@ -95,6 +114,38 @@ class SimOptions:
         0.0, "fraction of API requests whose connection is closed without any answer"
     )
     latency: float = _opt(0.0, "seconds added to every API request")
+    lose_answer_rate: float = _opt(
+        0.0,
+        "fraction of submits the relay forwards (the task exists) whose answer is then lost",
+    )
+    lose_answer_as: str = _opt(
+        "mixed",
+        "how a lost answer looks: 502 (an nginx error page), reset (the connection closes with no "
+        "status line) or mixed (either, at random)",
+        choices=LOSS_KINDS,
+    )
+    trickle_ms: float = _opt(
+        0.0, "when > 0, answer bodies are sent one byte every this many milliseconds"
+    )
+    trickle_routes: list = _opt(
+        [], "routes that trickle (imagine, fetch, list_by_condition, image, attachment ...; "
+        "none = all)", list_of=str,
+    )
+    redirect_rate: float = _opt(
+        0.0,
+        "fraction of API requests answered by a redirect to the same path on another origin "
+        "(the simulator's second listener, sim.elsewhere_url, which counts keys that reach it)",
+    )
+    redirect_status: int = _opt(307, "status of those redirects", choices=(302, 307))
+    redirect_routes: list = _opt(
+        [], "routes that may redirect (none = all)", list_of=str,
+    )
+    oversize_mb: float = _opt(
+        0.0, "when > 0, JSON answers are padded with whitespace to at least this many MB (streamed)"
+    )
+    oversize_routes: list = _opt(
+        [], "routes whose JSON answers are padded (none = all)", list_of=str,
+    )
     rate_limit: int = _opt(
         None,
         "API requests per key per minute before 429 (relay: code 30 envelope with Retry-After)",
@@ -130,7 +181,20 @@ class SimOptions:
             raise ValueError(f"speed must be > 0, not {self.speed!r}")
         if self.sync_interval < 0:
             raise ValueError(f"sync_interval must be >= 0, not {self.sync_interval!r}")
-        for name in ("fail_rate", "hang_rate", "error_rate", "drop_rate"):
+        if self.give_up_after <= 0:
+            raise ValueError(f"give_up_after must be > 0, not {self.give_up_after!r}")
+        if self.lose_answer_as not in LOSS_KINDS:
+            raise ValueError(f"lose_answer_as must be one of {', '.join(LOSS_KINDS)}, "
+                             f"not {self.lose_answer_as!r}")
+        if self.redirect_status not in (302, 307):
+            raise ValueError(f"redirect_status must be 302 or 307, not {self.redirect_status!r}")
+        if self.trickle_ms < 0 or self.oversize_mb < 0:
+            raise ValueError("trickle_ms and oversize_mb must be >= 0")
+        if self.server_address and not self.server_address.startswith(("http://", "https://")):
+            raise ValueError(f"server_address must start with http:// or https://, "
+                             f"not {self.server_address!r}")
+        for name in ("fail_rate", "hang_rate", "error_rate", "drop_rate", "lose_answer_rate",
+                     "redirect_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {value!r}")

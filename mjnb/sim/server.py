@@ -39,6 +39,8 @@ ROUTES = [
 GATEWAY_PAGES = {
     502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 EXPIRED_TEXT = "This content is no longer available."
+SUBMIT_ROUTES = ("imagine", "action", "modal", "blend", "describe", "shorten", "change",
+                 "simple_change", "swap_face")
 
 
 def key_id(key: str | None) -> str:
@@ -62,18 +64,27 @@ class Simulator:
         self.httpd = _Server(("127.0.0.1", port), _Handler)
         self.httpd.sim = self
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        # another origin (another port) that serves the same routes and counts the keys reaching
+        # it: where redirects lead, and an image host a relay may advertise
+        self.elsewhere = _Server(("127.0.0.1", 0), _Handler)
+        self.elsewhere.sim, self.elsewhere.is_elsewhere = self, True
+        self.elsewhere_url = f"http://127.0.0.1:{self.elsewhere.server_address[1]}"
+        self.elsewhere_seen = Counter()
         self.engine = Engine(self.options, self.url)
         self.api = Api(self.engine, FLAVOURS[self.options.profile]())
         self.fault_rng = random.Random(None if self.options.seed is None else self.options.seed + 1)
         self.stats_lock = threading.Lock()
+        self.stopping = threading.Event()
         self.counts: Counter = Counter()
         self.by_status: Counter = Counter()
         self.by_route_status: Counter = Counter()
         self.modes: Counter = Counter()
         self.recent: dict = defaultdict(deque)  # key -> times of recent API requests
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="mjnb-sim",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=server.serve_forever, name="mjnb-sim",
+                                          kwargs={"poll_interval": 0.1}, daemon=True)
+                         for server in (self.httpd, self.elsewhere)]
+        for thread in self._threads:
+            thread.start()
 
     def configure(self, **changes) -> None:
         """Change options while running (faults, speed, ...); the profile is fixed at start."""
@@ -83,9 +94,11 @@ class Simulator:
             self.options.update(**changes)
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+        self.stopping.set()
+        for server, thread in zip((self.httpd, self.elsewhere), self._threads):
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
 
     def __enter__(self) -> "Simulator":
         return self
@@ -105,7 +118,9 @@ class Simulator:
             for (route, status), n in self.by_route_status.items():
                 by_route_status[route][str(status)] = n
             out = {"requests": dict(self.counts), "statuses": {str(k): v for k, v in self.by_status.items()},
-                   "by_route_status": dict(by_route_status), "modes": dict(self.modes)}
+                   "by_route_status": dict(by_route_status), "modes": dict(self.modes),
+                   "elsewhere": {"requests": self.elsewhere_seen["requests"],
+                                 "with_key": self.elsewhere_seen["with_key"]}}
         with self.engine.lock:
             per_key: dict = defaultdict(list)
             for task in self.engine.tasks.values():
@@ -124,6 +139,12 @@ class Simulator:
                      "submit_time": t.submit_time, "start_time": t.start_time,
                      "finish_time": t.finish_time, "changes": len(t.history)}
                     for t in self.engine.tasks.values()]
+
+    def count_elsewhere(self, headers) -> None:
+        carries_key = bool(headers.get("Authorization") or headers.get("mj-api-secret"))
+        with self.stats_lock:
+            self.elsewhere_seen["requests"] += 1
+            self.elsewhere_seen["with_key"] += carries_key
 
     def count(self, route: str, status: int, mode: str | None) -> None:
         with self.stats_lock:
@@ -188,40 +209,64 @@ class Simulator:
         return Reply(200, data, content_type, {"Cache-Control": "public, max-age=3600"})
 
     def relay_image(self, task_id: str) -> Reply:
-        """new-api's /mj/image/{id}: proxies whatever image URL the relay holds for the task."""
+        """new-api's /mj/image/{id}: streams the upstream URL stored in the id's OLDEST row, so
+        it breaks when that URL expires (R10) or that row never got one (after a modal, R3)."""
         task = self.engine.tasks.get(task_id)
-        view = self.api._view(task, time.time()) if task else None
-        url = (view or {}).get("image_url") if task else None
-        if not url:
+        if task is None:
             return json_reply(400, {"error": "midjourney_task_not_found"})
+        view = self.api.relay.view(task, self.api.relay.first(task), time.time())
+        url = (view or {}).get("image_url")
+        if not url:
+            return json_reply(500, {"error": "http_get_image_failed"})
         parts = urlsplit(url)
-        return self.serve_attachment(parts.path, parts.query)
+        reply = self.serve_attachment(parts.path, parts.query)
+        if reply.status != 200:
+            return json_reply(reply.status, {"error": reply.body.decode()})
+        return Reply(200, reply.body, reply.content_type)
 
-    def handle(self, method: str, raw_path: str, headers, body: bytes) -> Reply | None:
+    def handle(self, method: str, raw_path: str, headers, body: bytes,
+               elsewhere: bool = False) -> Reply | None:
         """Answer one request; None means: drop the connection without answering."""
         parts = urlsplit(raw_path)
         path = parts.path
+        if elsewhere:
+            self.count_elsewhere(headers)
         if path.startswith("/__sim/"):
             return self.introspect(method, path, body)
-        if path.startswith("/attachments/"):
-            reply = self.serve_attachment(path, parts.query) if method == "GET" else empty_reply(405)
-            self.count("attachment", reply.status, None)
-            return reply
-
-        mode, route, params = self.match(method, path)
-        label = route or "unknown"
         opts = self.options
-        if opts.latency:
-            time.sleep(opts.latency)
-        roll = self.fault_rng.random()
-        if roll < opts.drop_rate:
-            self.count(label, 0, mode)
-            return None
-        if roll < opts.drop_rate + opts.error_rate:
-            status = self.fault_rng.choice(sorted(GATEWAY_PAGES))
-            reply = _gateway_page(status)
+        mode, route, params = (None, None, {}) if path.startswith("/attachments/") else self.match(method, path)
+        label = "attachment" if path.startswith("/attachments/") else route or "unknown"
+        if not elsewhere and opts.redirect_rate and _listed(label, opts.redirect_routes) and \
+                self.fault_rng.random() < opts.redirect_rate:
+            reply = Reply(opts.redirect_status, b"", "", {"Location": self.elsewhere_url + raw_path})
+            self.count(label, reply.status, mode)
+            return reply
+        if label == "attachment":
+            reply = self.serve_attachment(path, parts.query) if method == "GET" else empty_reply(405)
         else:
-            reply = self.dispatch(method, path, route, params, mode, headers, body)
+            if opts.latency:
+                time.sleep(opts.latency)
+            roll = self.fault_rng.random()
+            if roll < opts.drop_rate:
+                self.count(label, 0, mode)
+                return None
+            if roll < opts.drop_rate + opts.error_rate:
+                reply = _gateway_page(self.fault_rng.choice(sorted(GATEWAY_PAGES)))
+            else:
+                reply = self.dispatch(method, path, route, params, mode, headers, body)
+            if opts.lose_answer_rate and route in SUBMIT_ROUTES and reply.status == 200 and \
+                    self.fault_rng.random() < opts.lose_answer_rate:
+                # the relay forwarded the submit (the task exists), then the answer is lost
+                kind = opts.lose_answer_as
+                if kind == "mixed":
+                    kind = self.fault_rng.choice(("502", "reset"))
+                self.count(label, 0 if kind == "reset" else 502, mode)
+                return None if kind == "reset" else _gateway_page(502)
+        if opts.oversize_mb and label != "attachment" and reply.content_type.startswith("application/json") \
+                and _listed(label, opts.oversize_routes):
+            reply.padding = max(0, int(opts.oversize_mb * 1024 * 1024) - len(reply.body))
+        if opts.trickle_ms and _listed(label, opts.trickle_routes):
+            reply.trickle = opts.trickle_ms / 1000
         self.count(label, reply.status, mode)
         return reply
 
@@ -302,6 +347,11 @@ class Simulator:
         return json_reply(404, {"error": f"no simulator route {method} {path}"})
 
 
+def _listed(label: str, routes: list) -> bool:
+    """Whether a fault limited to `routes` (none listed = every route) applies to this one."""
+    return not routes or label in routes
+
+
 def _gateway_page(status: int) -> Reply:
     title = f"{status} {GATEWAY_PAGES[status]}"
     page = (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
@@ -313,6 +363,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     sim: Simulator
+    is_elsewhere = False
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -324,7 +375,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        reply = self.server.sim.handle(self.command, self.path, self.headers, body)
+        reply = self.server.sim.handle(self.command, self.path, self.headers, body,
+                                       elsewhere=self.server.is_elsewhere)
         if reply is None:  # a dropped connection: no status line, nothing
             self.close_connection = True
             try:
@@ -335,12 +387,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("Content-Length", str(len(reply.body) + reply.padding))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
+        if self.command == "HEAD":
+            return
+        try:
+            self._write_body(reply)
+        except OSError:  # the client gave up (a trickle, a huge answer): nothing to tell anyone
+            self.close_connection = True
+
+    def _write_body(self, reply) -> None:
+        if reply.trickle:  # one byte at a time, as a stalled proxy delivers it
+            stop = self.server.sim.stopping
+            for i in range(len(reply.body)):
+                if stop.wait(reply.trickle):
+                    raise OSError("simulator stopping")
+                self.wfile.write(reply.body[i:i + 1])
+                self.wfile.flush()
+            return
+        self.wfile.write(reply.body)
+        left = reply.padding  # streamed in blocks: the simulator never holds a huge answer
+        block = b" " * 65536
+        while left > 0:
+            self.wfile.write(block[:min(left, len(block))])
+            left -= len(block)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 

@@ -20,7 +20,7 @@ from PIL import Image
 import mjnb
 
 PROFILES = ("relay", "trueai", "novicezk")
-FAST = dict(speed=300.0, sync_interval=0.03, seed=1)
+FAST = dict(speed=300.0, seed=1)
 # each flavour's own auth header style (spec 2.2)
 NATIVE_AUTH = {"relay": "bearer", "trueai": "authorization", "novicezk": "mj-api-secret"}
 QUICK = dict(retries=2, backoff=0.005, timeout=5.0, poll_interval=0.05, poll_max_interval=0.2)

@@ -49,11 +49,15 @@ def test_imagine_fetch_and_task(client, sim, profile):
     first = client.fetch(task.id)
     assert isinstance(first, TaskSnapshot) and first.id == task.id
     assert first.action == TaskAction.IMAGINE and first.prompt == "pig --v 6.1"
-    assert first.state == "order-77"
+    # a relay's row carries the state only from its first sync on (spec §13 R5)
+    assert first.state == ("" if first.status == TaskStatus.PENDING else "order-77")
     task.wait(WAIT)
     snap = client.fetch(task.id)
-    assert snap.status == TaskStatus.SUCCESS and snap.progress == 100
-    assert snap.image_url.startswith(sim.url + "/attachments/")
+    assert snap.status == TaskStatus.SUCCESS and snap.progress == 100 and snap.state == "order-77"
+    if profile == "relay":  # new-api forwards its own image URL (spec §13 R1)
+        assert snap.image_url == f"{sim.url}/mj/image/{task.id}"
+    else:
+        assert snap.image_url.startswith(sim.url + "/attachments/")
     assert snap.submit_time and snap.start_time and snap.finish_time
     assert snap.submit_time <= snap.start_time <= snap.finish_time
     if profile == "novicezk":
@@ -132,7 +136,9 @@ def test_modal_custom_zoom(client, sim, profile, request):
     same = client.modal(child.id, "pig --v 6.1 --zoom 1.5")
     assert same is child  # the modal step continues the same task
     done(child)
-    assert client.fetch(child.id).status == TaskStatus.SUCCESS
+    assert client.latest(child.id).status == TaskStatus.SUCCESS
+    if profile == "relay":  # its fetch reads the older row, stale since the modal (spec §13 R3)
+        assert client.fetch(child.id).status != TaskStatus.SUCCESS
 
 
 def test_blend(client, profile):
@@ -243,9 +249,12 @@ def test_modal_after_a_remix_variation(fault_sim, connect, profile):
     grid = done(client.imagine("a pig in a hat"))
     child = client.action(grid.id, grid.snapshot.button("V1").custom_id)
     assert child.submit_result.code == (1 if profile == "relay" else 21)
+    assert child.submit_result.is_modal  # the relay kept the upstream's words (spec §13 R4)
     until(lambda: client.fetch(child.id).status == TaskStatus.MODAL, what="the child to show MODAL")
     until(lambda: child.status == TaskStatus.MODAL, what="the handle to show MODAL")
     assert client.modal(child.id, "a pig in a crown") is child
     done(child)
-    snap = client.fetch(child.id)
-    assert snap.status == TaskStatus.SUCCESS and snap.prompt == "a pig in a crown"
+    snap = client.latest(child.id)
+    # a relay keeps the prompt it stored at the submit; the upstream's promptEn has the new one
+    assert snap.status == TaskStatus.SUCCESS and child.prompt == "a pig in a crown"
+    assert (snap.prompt_en if profile == "relay" else snap.prompt) == "a pig in a crown"

@@ -32,7 +32,7 @@ def test_gallery_counts_progress_thumbnails_and_detail(client):
 
 
 def test_gallery_shows_eta_while_running_and_failures():
-    with simulator.start(speed=60, sync_interval=0.02, seed=8) as sim:
+    with simulator.start(speed=60, seed=8) as sim:
         client = make_client(sim)
         try:
             exp = Experiment(client, ["x", "y gore"], {"--seed": list(range(1, 6))}, concurrency=2, name="eta")

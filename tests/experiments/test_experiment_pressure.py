@@ -10,7 +10,7 @@ from mjnb.experiment import CANCELLED, DONE, FAILED, _Submitter
 
 def test_queue_full_is_waited_out_and_each_item_submitted_once():
     # the server runs 1 and queues 2; we allow 6 live, so it must refuse with code 23
-    with simulator.start(speed=300, sync_interval=0.02, seed=3, concurrency=1, queue_size=2) as sim:
+    with simulator.start(speed=300, seed=3, concurrency=1, queue_size=2) as sim:
         client = make_client(sim)
         try:
             exp = Experiment(client, ["a", "b", "c"], {"--stylize": [1, 2, 3, 4]}, concurrency=6,
@@ -88,7 +88,7 @@ def test_validation_errors_fail_the_item_with_the_server_text(client, sim):
 
 
 def test_cancel_stops_submitting():
-    with simulator.start(speed=30, sync_interval=0.02, seed=5) as sim:
+    with simulator.start(speed=30, seed=5) as sim:
         client = make_client(sim)
         try:
             exp = Experiment(client, ["x"], {"--seed": list(range(1, 21))}, concurrency=2, name="cancel")

@@ -101,7 +101,7 @@ def test_a_submit_is_recorded_before_it_is_sent(home):
 
 
 def test_expired_url_still_shows_the_cached_image(home):
-    with simulator.start(speed=300, sync_interval=0.02, image_ttl=1.0, seed=2) as sim:
+    with simulator.start(speed=300, image_ttl=1.0, seed=2) as sim:
         first = client_for(sim, home)
         t = first.imagine("ephemeral").wait(20)
         until(lambda: History(home).cached_image(first.config.host, t.id), what="the image in the cache")
@@ -119,7 +119,7 @@ def test_expired_url_still_shows_the_cached_image(home):
 
 
 def test_dataframe_dtypes_and_timings(home):
-    with simulator.start(speed=300, sync_interval=0.02, seed=4) as sim:
+    with simulator.start(speed=300, seed=4) as sim:
         client = client_for(sim, home)
         t = client.imagine("a fox --ar 16:9 --s 400 --c 10 --no trees --seed 77").wait(20)
         u = t.upscale(2).wait(20)
@@ -144,7 +144,7 @@ def test_dataframe_dtypes_and_timings(home):
 
 
 def test_filters_snapshots_and_export(home, tmp_path):
-    with simulator.start(speed=300, sync_interval=0.02, seed=6) as sim:
+    with simulator.start(speed=300, seed=6) as sim:
         client = client_for(sim, home)
         a = client.imagine("red apple").wait(20)
         b = client.imagine("green pear").wait(20)
@@ -217,7 +217,7 @@ def test_schema_is_versioned(home):
 
 
 def test_fill_seeds_and_tag_validation(home, monkeypatch):
-    with simulator.start(speed=300, sync_interval=0.02, seed=9) as sim:
+    with simulator.start(speed=300, seed=9) as sim:
         monkeypatch.setenv("MJNB_HOME", str(home))
         mjnb.configure(base_url=sim.url, api_key=KEY)
         try:

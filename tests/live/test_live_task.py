@@ -96,7 +96,7 @@ def test_click_by_label_emoji_or_custom_id_and_clear_errors(client):
 
 
 def test_remix_children_are_modal_and_take_a_new_prompt():
-    with simulator.start(speed=300, sync_interval=0.02, remix=True, seed=3) as sim:
+    with simulator.start(speed=300, remix=True, seed=3) as sim:
         client = make_client(sim)
         t = client.imagine("a red fox").wait(20)
         v = t.vary(1, prompt="a blue fox")

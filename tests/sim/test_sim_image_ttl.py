@@ -19,7 +19,7 @@ def with_query(url: str, **changes) -> str:
 
 
 def test_image_url_expires_after_its_ttl(make_sim):
-    c = make_sim(profile="relay", image_ttl=TTL)
+    c = make_sim(profile="relay", image_ttl=TTL, forward_images=False)  # the Discord URL behind the relay
     task = c.done(c.imagine("a sandcastle before the tide"))
     url = task["imageUrl"]
     query = parse_qs(urlsplit(url).query)
@@ -47,6 +47,7 @@ def test_image_url_expires_after_its_ttl(make_sim):
     assert time.time() >= ex
     assert r.status_code == 404 and r.text == "This content is no longer available."
     # the relay's proxy breaks with it: it only forwards the stored Discord URL
-    assert requests.get(f"{c.url}/mj/image/{task['id']}", timeout=10).status_code == 404
+    gone = requests.get(f"{c.url}/mj/image/{task['id']}", timeout=10)
+    assert gone.status_code == 404 and gone.json() == {"error": "This content is no longer available."}
     stats = c.sim.stats()["by_route_status"]["attachment"]
     assert stats["200"] >= 2 and stats["404"] >= 6

@@ -18,6 +18,9 @@ def test_three_running_ten_waiting_then_refused(make_sim, profile):
         assert body["code"] == 1 and body["description"] == "提交成功", body
         assert "numberOfQueues" not in body["properties"]
     for ahead, body in enumerate(bodies[3:13]):
+        if profile == "novicezk" and ahead == 0:  # it reads its queue before adding the job (R8)
+            assert body["code"] == 1 and body["description"] == "提交成功", body
+            continue
         text = f"排队中，前面还有{ahead}个任务"
         # relays rewrite code 22 to 1 but keep the text and the properties
         assert body["code"] == (1 if profile == "relay" else 22), body

@@ -42,7 +42,11 @@ def _call(client, route: str, task_id: str = "1732601955123407", prefix: str = "
 
 
 def assert_flavour_404(client, r: requests.Response, method: str, path: str) -> None:
-    """Each flavour's own 'no such route': Spring JSON, ASP.NET empty, new-api JSON error."""
+    """Each flavour's own 'no such route': Spring JSON, ASP.NET empty, and new-api's web page
+    (200 text/html) under /mj, its JSON error under /v1 and /api (spec §13 R6)."""
+    if client.profile == "relay" and not path.startswith(("/v1", "/api")):
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html"), (path, r.text)
+        return
     assert r.status_code == 404, (path, r.status_code, r.text)
     if client.profile == "trueai":
         assert r.content == b""
@@ -66,8 +70,8 @@ def test_every_route_exists_or_answers_the_flavours_404(any_client, route):
 
 
 def test_unknown_path_is_404_everywhere(any_client):
-    r = any_client.post("/mj/submit/nonsense", {})
-    assert_flavour_404(any_client, r, "POST", "/mj/submit/nonsense")
+    for path in ("/mj/submit/nonsense", "/v1/nonsense"):
+        assert_flavour_404(any_client, any_client.post(path, {}), "POST", path)
 
 
 # ---------------------------------------------------------------- mode prefixes
@@ -145,6 +149,9 @@ def test_relay_image_route_proxies_the_task_image_without_auth(relay):
 
 def test_image_urls_look_like_signed_discord_attachments(any_client):
     task = any_client.done(any_client.imagine("a red barn in snow"))
+    if any_client.profile == "relay":  # new-api forwards its own URL; the Discord one stays inside
+        assert task["imageUrl"] == f"{any_client.url}/mj/image/{task['id']}"
+        return
     m = re.fullmatch(r"http://127\.0\.0\.1:\d+/attachments/(\d+)/(\d+)/([^/?]+)\.png"
                      r"\?ex=([0-9a-f]+)&is=([0-9a-f]+)&hm=([0-9a-f]+)&", task["imageUrl"])
     assert m, task["imageUrl"]

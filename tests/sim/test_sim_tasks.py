@@ -24,17 +24,18 @@ HASH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def test_relay_task_before_first_sync_and_after(make_sim):
-    # a relay that never syncs shows its own row only: status "" and progress "0%"
-    c = make_sim(profile="relay", sync_interval=3600)
+    # a relay that never syncs shows its own row only: status "" and progress "0%", promptEn ""
+    # and properties null (R5); the state only arrives with the first sync
+    c = make_sim(profile="relay", sync_interval=360000)
     task_id = c.imagine("a lighthouse at dusk", state="order-77")
     task = c.fetch(task_id)
     assert set(task) == RELAY_KEYS and len(task) == 18
     assert task == {
         "id": task_id, "action": "IMAGINE", "customId": "", "botType": "", "prompt": "a lighthouse at dusk",
-        "promptEn": "a lighthouse at dusk", "description": "提交成功", "state": "order-77",
+        "promptEn": "", "description": "提交成功", "state": "",
         "submitTime": task["submitTime"], "startTime": 0, "finishTime": 0, "imageUrl": "", "status": "",
         "progress": "0%", "failReason": "", "buttons": None, "maskBase64": "",
-        "properties": {"finalPrompt": "", "finalZhPrompt": ""}}
+        "properties": None}
     assert abs(task["submitTime"] - time.time() * 1000) < 60_000
     c.sim.configure(sync_interval=0.02)
     done = c.done(task_id)
@@ -44,6 +45,7 @@ def test_relay_task_before_first_sync_and_after(make_sim):
     assert set(done["properties"]) == {"finalPrompt", "finalZhPrompt"}
     assert done["properties"]["finalPrompt"] == "a lighthouse at dusk --v 7"
     assert done["submitTime"] <= done["startTime"] <= done["finishTime"]
+    assert done["state"] == "order-77" and done["promptEn"] == "a lighthouse at dusk"
 
 
 def _watch(client, task_id):
@@ -213,8 +215,15 @@ def test_image_seed_before_success(make_sim):
 # ---------------------------------------------------------------- buttons (spec 8)
 
 
+def job_hash_of(task) -> str:
+    """The Discord job hash: in the image's file name, or (behind a relay's forwarded URL) in the
+    first button's customId."""
+    m = re.search(rf"({HASH})\.png\?", task["imageUrl"]) or re.search(HASH, task["buttons"][0]["customId"])
+    return m[1] if m.groups() else m[0]
+
+
 def grid_buttons_ok(task):
-    job_hash = re.search(rf"({HASH})\.png\?", task["imageUrl"])[1]  # the hash in the file name ...
+    job_hash = job_hash_of(task)  # the hash in the file name ...
     buttons = task["buttons"]
     assert [b["label"] for b in buttons] == ["U1", "U2", "U3", "U4", "", "V1", "V2", "V3", "V4"]
     assert [b["emoji"] for b in buttons] == ["", "", "", "", "🔄", "", "", "", ""]
@@ -258,8 +267,8 @@ def test_button_sets(client_for, profile):
         grid = c.done(grid_id)
         grid_buttons_ok(grid)
         up = c.done(c.action(grid_id, grid["buttons"][0]["customId"], codes=(1, 22)))
-        job_hash = re.search(rf"({HASH})\.png\?", up["imageUrl"])[1]
-        assert job_hash not in grid["imageUrl"]  # the upscale is a new Discord message
+        job_hash = job_hash_of(up)
+        assert job_hash != job_hash_of(grid)  # the upscale is a new Discord message
         got = {(b["customId"], b["label"], b["emoji"]) for b in up["buttons"]}
         assert got == upscale_set(version, job_hash), version
         assert len(up["buttons"]) == len(got) and all(b["type"] == 2 for b in up["buttons"])
