@@ -368,7 +368,7 @@ class Client:
                           exc.__class__.__name__)
                 if not last and (idempotent or never_sent) and self._pause(attempt, None, deadline):
                     continue
-                raise self._transport_error(exc, endpoint, idempotent, never_sent, deadline - started) from None
+                raise self._transport_error(exc, url, endpoint, idempotent, never_sent, deadline - started) from None
             log.debug("%s -> HTTP %s in %.3fs", endpoint, answer.status_code, time.monotonic() - started)
             if idempotent and not last and answer.status_code in RETRY_STATUSES:
                 wait = _retry_after(answer)
@@ -447,7 +447,7 @@ class Client:
         return _Answer(status, resp.headers, data)
 
     def _too_large(self, endpoint: str, cap: str, status: int, idempotent: bool) -> E.TransportError:
-        return E.TransportError(f"the answer is larger than {cap} ({getattr(self.config, cap) / 1e6:g} MB), so mjnb "
+        return E.TransportError(f"the answer is larger than {cap} ({getattr(self.config, cap) / 1e6:.1f} MB), so mjnb "
                                 f"stopped reading it", endpoint=endpoint, http_status=status,
                                 maybe_submitted=not idempotent,
                                 hint=f"If the relay really sends answers this large, raise {cap} "
@@ -465,14 +465,15 @@ class Client:
         time.sleep(delay)
         return True
 
-    def _transport_error(self, exc: Exception, endpoint: str, idempotent: bool, never_sent: bool,
+    def _transport_error(self, exc: Exception, url: str, endpoint: str, idempotent: bool, never_sent: bool,
                          seconds: float) -> E.TransportError:
+        host = _origin_text(url).partition("://")[2]  # the relay, or an image host
         if isinstance(exc, requests.Timeout):  # every timeout is the call's deadline running out
-            kind = f"the call to {self.config.host} did not finish within {seconds:.3g} s"
+            kind = f"the call to {host} did not finish within {seconds:.3g} s"
         elif never_sent:
-            kind = f"could not connect to {self.config.host}"
+            kind = f"could not connect to {host}"
         else:
-            kind = f"lost the connection to {self.config.host}"
+            kind = f"lost the connection to {host}"
         maybe = not idempotent and not never_sent
         hint = ("The request was sent but no answer came back: the task may exist. Look for it "
                 "(mjnb.history(), or list your recent tasks) before submitting again" if maybe else
