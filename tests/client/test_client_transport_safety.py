@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from client_support import NATIVE_AUTH, done, new_key, png, until
+from client_support import NATIVE_AUTH, done, new_key, png, total, until
 
 import mjnb
 from mjnb import ServerError, TransportError, ValidationError
@@ -170,7 +170,7 @@ def test_trickled_queries_and_downloads_end_by_their_deadline(fault_sim, connect
 
 @pytest.mark.parametrize("profile", ["relay"])
 def test_wait_timeout_covers_the_final_download(fault_sim, connect):
-    client = connect(fault_sim, timeout=10.0)  # each download alone could take 10 s
+    client = connect(fault_sim, timeout=4.0)  # the download alone could take 4 s
     fault_sim.configure(**TRICKLE, trickle_routes=["image", "attachment"])
     t = client.imagine("a finished task whose image trickles")
     started = time.monotonic()
@@ -198,7 +198,9 @@ def test_four_slow_downloads_do_not_hold_up_a_click(fault_sim, connect):
     client = connect(fault_sim, timeout=5.0)
     grid = done(client.imagine("a grid to upscale"))  # its image kept before the trickle starts
     fault_sim.configure(trickle_ms=200.0, trickle_routes=["image", "attachment"])
+    before = total(fault_sim, "image")
     slow = [DOWNLOADS.submit(client.download, grid.image_url) for _ in range(4)]  # every download worker
+    until(lambda: total(fault_sim, "image") - before >= 4, what="four downloads in flight")
     card = grid.card
     u1 = next(b for row in card.button_rows.children for b in row.children if b.description == "U1")
     u1.click()
