@@ -376,11 +376,20 @@ class Task:
                 button = replace(self._snapshot, buttons=self.buttons).button(button)
             except KeyError as exc:
                 raise E.ValidationError(str(exc.args[0]), field="button", task_id=self.id) from None
-        if button.via_change:
-            action = {ButtonKind.UPSCALE: "UPSCALE", ButtonKind.VARIATION: "VARIATION"}.get(button.kind, "REROLL")
-            child = self.client.change(self.id, action, button.index)
-        else:
-            child = self.client.action(self.id, button.custom_id, **kwargs)
+        try:
+            if button.via_change:
+                action = {ButtonKind.UPSCALE: "UPSCALE", ButtonKind.VARIATION: "VARIATION"}.get(button.kind, "REROLL")
+                child = self.client.change(self.id, action, button.index)
+            else:
+                child = self.client.action(self.id, button.custom_id, **kwargs)
+        except E.ParentNotReadyError as exc:
+            if self._confirmed and self.status == TaskStatus.SUCCESS:
+                # new-api checks an id's first row, which a form leaves MODAL (spec §13 R3)
+                exc.hint = ("This task was continued through a form (Custom Zoom, Vary Region, Remix): a "
+                            "new-api relay checks its first row, which stays MODAL, so it refuses every "
+                            "button here. Ask the relay's operator to turn off MjActionCheckSuccessEnabled")
+                exc.args = (exc._compose(),)
+            raise
         child.button_text = button.text
         self._add_child(child)
         return child
