@@ -23,6 +23,7 @@ from .images import ImageInput
 from .models import Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus
 from .experiment import Experiment
 from .task import Task
+from . import widgets  # noqa: F401,E402  (registers the card as the Task's view)
 
 __version__ = "0.1.0"
 

@@ -501,7 +501,7 @@ class Client:
             task = Task(self, snapshot)
             self._tasks[snapshot.id] = task
         else:
-            task._update(snapshot)
+            task.on_snapshot(snapshot)
         return task
 
     def _scrub(self, text: str) -> str:

@@ -68,6 +68,16 @@ class Task:
     # ------------------------------------------------------------ state
 
     @property
+    def needs_polling(self) -> bool:
+        """For the tracker: unfinished, and not parked in MODAL waiting for the user."""
+        return not self.done and not self.awaiting_input
+
+    @property
+    def quiet_for(self) -> float:
+        """For the tracker: seconds since anything changed (or the server last answered a refresh)."""
+        return time.monotonic() - self.last_change
+
+    @property
     def awaiting_input(self) -> bool:
         """MODAL and not yet confirmed: it waits for a prompt or mask (see confirm())."""
         return self.status == TaskStatus.MODAL and not self._confirmed
@@ -126,7 +136,7 @@ class Task:
             except Exception:  # a broken view must not stop the tracker
                 log.exception("task listener failed")
 
-    def _update(self, snapshot: TaskSnapshot) -> bool:
+    def on_snapshot(self, snapshot: TaskSnapshot) -> bool:
         """Take a newer snapshot (the tracker or a refresh); True when anything changed."""
         with self._cond:
             old = self._snapshot
@@ -152,7 +162,7 @@ class Task:
     def _submitted(self, result: SubmitResult) -> None:
         self.submit_result = result
         if result.is_modal and self.status != TaskStatus.MODAL:
-            self._update(replace(self._snapshot, status=TaskStatus.MODAL))
+            self.on_snapshot(replace(self._snapshot, status=TaskStatus.MODAL))
 
     def _add_child(self, child: "Task") -> None:
         if child.id not in {c.id for c in self.children}:
@@ -162,12 +172,12 @@ class Task:
                     child.button_text = button.text
             self._emit("child")
 
-    def _set_connection(self, text: str | None) -> None:
+    def on_connection(self, text: str | None) -> None:
         if text != self.connection:
             self.connection = text
             self._emit("connection")
 
-    def _set_stalled(self, stalled: bool) -> None:
+    def on_stalled(self, stalled: bool) -> None:
         if stalled != self.stalled:
             self.stalled = stalled
             self._emit("stalled")
@@ -180,9 +190,9 @@ class Task:
 
     def refresh(self) -> "Task":
         """Fetch the task now (and track it again if it is unfinished)."""
-        self._update(self.client.latest(self.id))
+        self.on_snapshot(self.client.latest(self.id))
         self.last_change = time.monotonic()  # the server answered: start the stall clock again
-        self._set_stalled(False)
+        self.on_stalled(False)
         if not self.done and not self.awaiting_input:
             tracker_for(self.client).watch(self)
         return self
@@ -476,7 +486,7 @@ class Task:
             return
         self._confirmed = True
         self._sent_prompt = prompt or None
-        self._update(replace(self._snapshot, status=TaskStatus.NOT_START, prompt=prompt or self._snapshot.prompt))
+        self.on_snapshot(replace(self._snapshot, status=TaskStatus.NOT_START, prompt=prompt or self._snapshot.prompt))
         tracker_for(self.client).watch(self)
 
     def _remix(self, prompt: str | None) -> "Task":
@@ -501,13 +511,16 @@ class Task:
     def card(self):
         """The live card widget (built once)."""
         if self._card is None:
-            from .widgets import TaskCard
-            self._card = TaskCard(self)
+            if _VIEWS.get("card") is None:
+                raise RuntimeError("no card view is registered: import mjnb (which loads mjnb.widgets)")
+            self._card = _VIEWS["card"](self)
         return self._card
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        from .widgets import static_html
-        bundle = {"text/plain": repr(self), "text/html": static_html(self)}
+        static = _VIEWS.get("static_html")
+        bundle = {"text/plain": repr(self)}
+        if static is not None:
+            bundle["text/html"] = static(self)
         try:
             bundle.update(self.card._repr_mimebundle_(include=include, exclude=exclude) or {})
         except Exception:  # no widget support here: the static card stays
@@ -526,6 +539,16 @@ class Task:
         return " ".join(parts) + ">"
 
     __str__ = __repr__
+
+
+# The views sit above the Task and register themselves here (mjnb.widgets does, on import), so a
+# Task can show itself as a card without this module importing the widget layer.
+_VIEWS: dict[str, Callable | None] = {"card": None, "static_html": None}
+
+
+def register_views(card: Callable[[Task], Any], static_html: Callable[[Task], str]) -> None:
+    """Set how Tasks display: `card(task)` builds the live widget, `static_html(task)` the fallback."""
+    _VIEWS.update(card=card, static_html=static_html)
 
 
 def zoom_prompt(prompt: str, factor: float) -> str:

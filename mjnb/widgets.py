@@ -17,6 +17,7 @@ import ipywidgets as W
 from . import errors as E
 from .images import box_preview_png, thumbnail_png
 from .models import Button, ButtonKind, TaskStatus
+from .task import BACKGROUND, register_views
 
 DISPLAY_SIDE = 512  # cards show images at most this big; task.image keeps the full size
 CHILD_SIDE = 384  # child cards nest under their parent: smaller, so the lineage stays on screen
@@ -265,7 +266,6 @@ class TaskCard(W.VBox):
 
     def _run(self, action, after=None) -> None:
         """Run a Task method off the kernel's thread; its error lands on the card."""
-        from .task import BACKGROUND
 
         def job():
             try:
@@ -394,3 +394,6 @@ def static_html(task) -> str:
            f"width:{task.progress}%'></div></div>")
     return (f"<div style='border:1px solid #d0d0d0;padding:8px;max-width:560px'>{header_html(task)}"
             f"{prompt_html(task)}{annotations_html(task)}{bar}{notice_html(task)}{image}<div style='margin-top:6px'>{buttons}</div></div>")
+
+
+register_views(TaskCard, static_html)  # how a Task shows itself (task.py keeps no view imports)
