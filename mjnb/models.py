@@ -387,11 +387,10 @@ class TaskSnapshot:
             raise TypeError(f"a task must be a JSON object, not {type(data).__name__}")
         ident = task_id(data.get("id"))
         if not ident:
-            raw_id = data.get("id")
-            if raw_id in (None, ""):
+            if data.get("id") in (None, ""):
                 raise ValueError("a task without an id")
-            shown = repr(raw_id) if len(repr(raw_id)) <= 40 else repr(raw_id)[:37] + "..."
-            raise ValueError(f"a task with a malformed id {shown} (ids are 1-64 letters, digits, _ or -)")
+            # not quoted: server text reaches messages only through the client's key scrubber
+            raise ValueError("a task with a malformed id (ids are 1-64 letters, digits, _ or -)")
         status = TaskStatus.parse(data.get("status"))
         props = data.get("properties") if isinstance(data.get("properties"), Mapping) else {}
         buttons = data.get("buttons") if isinstance(data.get("buttons"), list) else []
