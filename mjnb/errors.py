@@ -121,4 +121,4 @@ class HistoryWarning(UserWarning):
     Issued once per history; silence it with warnings.filterwarnings("ignore", category=...)."""
 
 
-__all__ = [name for name in dir() if name.endswith(("Error", "Warning"))]
+__all__ = [name for name in dir() if name.endswith("Error")]
