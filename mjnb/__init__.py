@@ -136,6 +136,9 @@ def resume(display: bool = False) -> list[Task]:
     ids = store.unfinished(client.config.host)
     found = {s.id: s for s in client.list_by_condition(ids)} if ids else {}
     tasks = [client._handle(found[i]) for i in ids if i in found]
+    for task in tasks:
+        if task.done:  # it finished while no kernel watched: the history learns it now, or every
+            client._record_seen(task)  # later resume() would offer it again
     if display:
         from IPython.display import display as show
         for task in tasks:
