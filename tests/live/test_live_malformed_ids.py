@@ -34,6 +34,7 @@ class RewritingRelay:
         self.upstream = urlsplit(upstream)
         self.poison_id = HOSTILE_IDS[0]
         self.lists_rewritten = 0
+        self.broken: set[str] = set()  # tasks whose rows vanish from lists and come back malformed
         self.submits_poisoned = 0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
@@ -44,7 +45,12 @@ class RewritingRelay:
     def rewrite(self, path: str, request_body: bytes, data):
         if path.endswith("/mj/task/list-by-condition") and isinstance(data, list):
             self.lists_rewritten += 1
+            data = [row for row in data if row.get("id") not in self.broken]
             return HOSTILE_ROWS[:2] + data + HOSTILE_ROWS[2:]
+        if path.endswith("/fetch") and isinstance(data, dict) and data.get("id") in self.broken:
+            return {**data, "id": "../../x"}
+        if path.endswith("/mj/submit/imagine") and b"broken" in request_body and isinstance(data, dict):
+            self.broken.add(str(data.get("result")))
         if path.endswith("/mj/submit/imagine") and b"poison" in request_body and isinstance(data, dict):
             self.submits_poisoned += 1
             return {**data, "result": self.poison_id}
@@ -115,6 +121,18 @@ def test_hostile_rows_in_every_poll_do_not_stop_tracking(relay, home, tmp_path):
     assert set(client._tasks.keys()) == {t.id for t in tasks}
     assert files_outside(tmp_path, home) == []
     assert {t.id for t in mjnb.tasks([t.id for t in tasks])} == {t.id for t in tasks}
+
+
+def test_a_task_whose_answers_are_malformed_does_not_hold_back_the_others(relay, home):
+    """Its row is missing from every list and its fetch answers a malformed id: that one task
+    makes no progress (a stall will say so), the others finish and no card says reconnecting."""
+    use(relay)
+    broken = mjnb.imagine("broken record")
+    assert relay.broken == {broken.id}
+    others = [mjnb.imagine(f"a steady hand {i}") for i in range(2)]
+    for t in others:
+        assert t.wait(30).image.size == (512, 512) and t.connection is None
+    assert not broken.done and broken.connection is None
 
 
 @pytest.mark.parametrize("poison_id", HOSTILE_IDS, ids=["dotdot", "nul", "10kB"])
