@@ -243,7 +243,13 @@ class Client:
             if not isinstance(data, list):
                 raise E.TransportError("expected a JSON array of tasks", endpoint=endpoint,
                                        server_message=self._scrub(json.dumps(data)[:300]))
-            out += [self._snapshot(item, endpoint) for item in data]
+            for item in data:  # one malformed row (an id like '../../x') must not hide the others
+                try:
+                    out.append(self._snapshot(item, endpoint))
+                except E.TransportError as exc:
+                    self._dropped_rows = getattr(self, "_dropped_rows", 0) + 1
+                    (log.warning if self._dropped_rows == 1 else log.debug)(
+                        "mjnb: %s; that row is ignored (the server's other tasks are not)", exc.summary)
         return out
 
     def image_seed(self, task_id: str) -> str:

@@ -16,7 +16,7 @@ import weakref
 from typing import TYPE_CHECKING, Protocol
 
 from . import errors as E
-from .models import newest_per_id
+from .models import is_task_id, newest_per_id
 
 if TYPE_CHECKING:
     from .client import Client
@@ -67,6 +67,9 @@ class Tracker:
 
     def watch(self, task: Watched) -> None:
         """Keep `task` fresh until it is finished; polls soon."""
+        if not is_task_id(task.id):  # it could only make every batched poll fail
+            log.warning("tracker: not tracking a task whose id is malformed")
+            return
         with self._lock:
             self._tasks[task.id] = task
             if self._thread is None or not self._thread.is_alive():
@@ -130,8 +133,12 @@ class Tracker:
         changed = False
         for snap in snapshots:
             task = by_id.get(snap.id)
-            if task is not None and task.on_snapshot(snap):
-                changed = True
+            if task is None:
+                continue
+            try:  # one task that cannot take its state must not keep the others stale
+                changed = task.on_snapshot(snap) or changed
+            except Exception:
+                log.exception("tracker: task %s could not take its new state", snap.id)
         return changed
 
     def _fetch_all(self, ids: list[str]):
@@ -145,17 +152,27 @@ class Tracker:
             else:
                 snapshots = newest_per_id(snapshots)  # a relay lists an id twice after a modal
                 missing = set(ids) - {s.id for s in snapshots}
-                return snapshots + self._fetch_each(sorted(missing))
+                # the server answered the list, so a failing fetch is that one task's problem
+                return snapshots + self._fetch_each(sorted(missing), server_up=True)
         return self._fetch_each(ids)
 
-    def _fetch_each(self, ids: list[str]):
-        out = []
+    def _fetch_each(self, ids: list[str], server_up: bool = False):
+        """Fetch one by one. A failure is the server's (raised, so cards say reconnecting) only
+        when nothing else answers; else it is that task's (an unparsable answer): skip it."""
+        out, failures = [], []
         for ident in ids:
             self.requests += 1
             try:
                 out.append(self.client.fetch(ident))
             except E.NotFoundError:
                 continue  # not visible yet, or gone; a stall will say so if it lasts
+            except TRANSIENT as exc:
+                failures.append(exc)
+                if not server_up and not out and len(failures) >= 2:
+                    raise  # two failures and no answer: the server is down, stop asking
+                log.debug("tracker: task %s: %s", ident, exc.summary)
+        if failures and not out and not server_up:
+            raise failures[0]
         return out
 
     def _check_stalls(self, live: list[Watched]) -> None:
