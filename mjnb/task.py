@@ -262,9 +262,9 @@ class Task:
         reads an id's first row, which a form (Custom Zoom, Vary Region, Remix) leaves without an
         image (spec §13 R3)."""
         if self._confirmed and "/mj/image/" in (self.image_url or ""):
-            return (f"{exc.summary}. The relay's image proxy cannot serve a task continued through a "
-                    f"form: new-api reads its first row, which has no image. Ask the relay's operator "
-                    f"to turn off image forwarding (MjForwardUrlEnabled)")
+            return ("the relay's image proxy cannot serve a task continued through a form (new-api "
+                    "reads the task's first row, which has no image). The job ran; to get its images, ask "
+                    "the relay's operator to turn off image forwarding (MjForwardUrlEnabled)")
         return str(exc)
 
     def _final_bytes(self) -> bytes:
@@ -568,7 +568,8 @@ def _keep_known(old: TaskSnapshot, new: TaskSnapshot) -> TaskSnapshot:
     fill = {}
     if not new.prompt and old.prompt:
         fill["prompt"] = old.prompt
-    if new.action == TaskAction.UNKNOWN and old.action != TaskAction.UNKNOWN:
+    vague = (TaskAction.UNKNOWN, TaskAction.MODAL)  # a relay's second row after a form says MODAL (R3)
+    if new.action in vague and old.action not in vague:
         fill["action"] = old.action
     if not new.parent_id and old.parent_id:
         fill["parent_id"] = old.parent_id
