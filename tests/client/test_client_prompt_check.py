@@ -141,7 +141,7 @@ def test_bad_prompt_is_refused_before_any_request(quiet, prompt, parameter, allo
     assert isinstance(err, ParameterError) and err.field == "prompt" and err.parameter == parameter
     assert parameter in str(err) and allowed in str(err), str(err)
     assert sim.stats()["requests"] == before  # nothing was sent
-    assert client.history.dataframe().empty  # and nothing was recorded as a paid submit
+    assert client.history.dataframe(server=client.config.host).empty  # nor recorded as a paid submit
 
 
 def test_every_bad_parameter_is_named_at_once(quiet):
