@@ -9,7 +9,9 @@ tokenizing the history's columns use.
 Where the ranges come from (docs.midjourney.com's parameter pages as mirrored in public copies,
 read 2026: the parameter list at github.com/WangShuXian6/blog/issues/147 and limi.gitbook.io/mj-doc,
 the V7 parameter table at docs.evolink.ai/.../midjourney-v7-prompt-guide, the V8.1 one beside it,
-w3cschool.cn's "complete parameter list" for V3/V4/niji, mjsplitter.com on --iw):
+w3cschool.cn's "complete parameter list" for V3/V4/niji, mjsplitter.com on --iw, the V3 quality
+comparison in willwulfken/MidJourney-Styles-and-Keywords-Reference for --q 5; V8 (March 2026),
+V8.1 (the default since June 2026) and niji 7 (January 2026) from aiwiki.ai and atlascloud.ai):
 
 | parameter            | values                                                                 |
 |----------------------|------------------------------------------------------------------------|
