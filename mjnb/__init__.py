@@ -57,7 +57,8 @@ def default_client() -> Client:
 
 
 def imagine(prompt: str, **kwargs: Any) -> Task:
-    """Submit a prompt; returns the live Task. See Client.imagine for images, bot, state."""
+    """Submit a prompt; returns the live Task. See Client.imagine for images, bot, state, and
+    validate=False (send parameters the pre-submit check would refuse)."""
     return default_client().imagine(prompt, **kwargs)
 
 

@@ -25,6 +25,7 @@ from .config import Config
 from .images import ImageInput, data_url, image_bytes
 from .models import (EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify,
                      newest_per_id)
+from .prompt_check import check_prompt
 
 if TYPE_CHECKING:
     from .task import Task
@@ -116,10 +117,14 @@ class Client:
 
     def imagine(self, prompt: str, *, images: Sequence[ImageInput] = (), bot: str | None = None,
                 state: str | None = None, notify_hook: str | None = None,
-                account_filter: Mapping | None = None, experiment: str | None = None) -> "Task":
+                account_filter: Mapping | None = None, experiment: str | None = None,
+                validate: bool = True) -> "Task":
         """POST /mj/submit/imagine. `images` are reference images placed before the prompt;
-        `experiment` names the batch the history files this submit under."""
+        `experiment` names the batch the history files this submit under; `validate=False` sends
+        parameters Midjourney would refuse (see prompt_check) instead of raising ValidationError."""
         body = {"prompt": _prompt(prompt, "prompt"), **self._common(state, notify_hook, account_filter)}
+        if validate:
+            check_prompt(body["prompt"])
         if bot is not None:
             body["botType"] = _bot(bot)
         if images:
@@ -144,11 +149,14 @@ class Client:
                             parent_id=body["taskId"], custom_id=body["customId"], experiment=experiment)
 
     def modal(self, task_id: str, prompt: str | None = None, *, mask: ImageInput | None = None,
-              state: str | None = None, notify_hook: str | None = None) -> "Task":
-        """POST /mj/submit/modal: confirm a MODAL task (Custom Zoom, Vary Region, remix) with its input."""
+              state: str | None = None, notify_hook: str | None = None, validate: bool = True) -> "Task":
+        """POST /mj/submit/modal: confirm a MODAL task (Custom Zoom, Vary Region, remix) with its input
+        (`validate`: see imagine)."""
         body: dict = {"taskId": _id(task_id, "task_id"), **self._common(state, notify_hook)}
         if prompt is not None:
             body["prompt"] = _prompt(prompt, "prompt")
+            if validate:
+                check_prompt(body["prompt"])
         if mask is not None:
             raw = image_bytes(mask, "mask", self.config.max_image_bytes, self._fetch_input)
             body["maskBase64"] = data_url(raw, "mask", self.config.max_image_bytes)

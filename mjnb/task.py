@@ -20,6 +20,7 @@ from . import errors as E
 from .images import ImageInput, box_mask
 from .models import (GRID_ACTIONS, Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus,
                      change_buttons)
+from .prompt_check import check_prompt
 from .tracker import tracker_for
 
 if TYPE_CHECKING:
@@ -408,19 +409,24 @@ class Task:
         """U1-U4 on a grid."""
         return self.click(self._find(ButtonKind.UPSCALE, index=_index(index), what=f"U{index}"))
 
-    def vary(self, index: int, prompt: str | None = None) -> "Task":
-        """V1-V4 on a grid; `prompt` edits it when the account has Remix on."""
+    def vary(self, index: int, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        """V1-V4 on a grid; `prompt` edits it when the account has Remix on (its parameters are
+        checked before the button is pressed unless validate=False, see prompt_check)."""
+        _check(prompt, validate)
         child = self.click(self._find(ButtonKind.VARIATION, index=_index(index), what=f"V{index}"))
         return child._remix(prompt)
 
-    def reroll(self, prompt: str | None = None) -> "Task":
-        """🔄: the same prompt drawn again."""
+    def reroll(self, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        """🔄: the same prompt drawn again (`prompt`, `validate`: see vary)."""
+        _check(prompt, validate)
         return self.click(self._find(ButtonKind.REROLL, what="reroll"))._remix(prompt)
 
-    def vary_subtle(self, prompt: str | None = None) -> "Task":
+    def vary_subtle(self, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        _check(prompt, validate)
         return self.click(self._find(ButtonKind.VARY_SUBTLE, what="Vary (Subtle)"))._remix(prompt)
 
-    def vary_strong(self, prompt: str | None = None) -> "Task":
+    def vary_strong(self, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        _check(prompt, validate)
         return self.click(self._find(ButtonKind.VARY_STRONG, what="Vary (Strong)"))._remix(prompt)
 
     def upscale_subtle(self) -> "Task":
@@ -436,48 +442,55 @@ class Task:
                                     f"zoom(factor) for any value from 1 to 2", field="factor")
         return self.click(self._find(ButtonKind.ZOOM_OUT, zoom=float(factor), what=f"Zoom Out {factor:g}x"))
 
-    def pan(self, direction: str, prompt: str | None = None) -> "Task":
-        """⬅️ ➡️ ⬆️ ⬇️: extend the image to the left, right, up or down."""
+    def pan(self, direction: str, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        """⬅️ ➡️ ⬆️ ⬇️: extend the image to the left, right, up or down (`prompt`, `validate`: see vary)."""
         d = str(direction).strip().lower()
         if d not in ("left", "right", "up", "down"):
             raise E.ValidationError(f"direction must be left, right, up or down, not {direction!r}",
                                     field="direction")
+        _check(prompt, validate)
         return self.click(self._find(ButtonKind.PAN, direction=d, what=f"pan {d}"))._remix(prompt)
 
-    def zoom(self, factor: float, prompt: str | None = None) -> "Task":
-        """Custom Zoom: zoom out by any factor from 1 to 2, optionally with a new prompt."""
+    def zoom(self, factor: float, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        """Custom Zoom: zoom out by any factor from 1 to 2, optionally with a new prompt (checked
+        unless validate=False; without one, Midjourney's own final prompt is sent unchecked)."""
         try:
             value = float(factor)
         except (TypeError, ValueError):
             value = float("nan")
         if not 1.0 <= value <= 2.0:
             raise E.ValidationError(f"factor must be a number from 1 to 2, not {factor!r}", field="factor")
+        text = zoom_prompt(prompt or self.final_prompt or self.prompt, value)
+        _check(text if prompt else None, validate)
         child = self.click(self._find(ButtonKind.CUSTOM_ZOOM, what="Custom Zoom"))
-        return child.confirm(prompt=zoom_prompt(prompt or self.final_prompt or self.prompt, value))
+        return child.confirm(prompt=text, validate=False)
 
     def vary_region(self, mask: ImageInput | None = None, *, box: tuple | None = None,
-                    prompt: str | None = None) -> "Task":
+                    prompt: str | None = None, validate: bool = True) -> "Task":
         """Vary (Region): regenerate the white part of `mask`, or the rectangle `box`
-        (x0, y0, x1, y1 as fractions 0-1 of the image, or pixels)."""
+        (x0, y0, x1, y1 as fractions 0-1 of the image, or pixels); `prompt`, `validate`: see vary."""
         if (mask is None) == (box is None):
             raise E.ValidationError("give either mask (an image, white = area to change) or box "
                                     "(x0, y0, x1, y1)", field="mask")
+        _check(prompt, validate)
         child = self.click(self._find(ButtonKind.VARY_REGION, what="Vary (Region)"))
-        return child.confirm(prompt=prompt, mask=mask, box=box)
+        return child.confirm(prompt=prompt, mask=mask, box=box, validate=False)
 
     def confirm(self, prompt: str | None = None, mask: ImageInput | None = None, *,
-                box: tuple | None = None) -> "Task":
+                box: tuple | None = None, validate: bool = True) -> "Task":
         """Continue a MODAL task (Custom Zoom, Vary Region, remix) with its prompt and/or mask.
 
         For Vary Region, `box` (x0, y0, x1, y1, fractions or pixels of the parent image) is turned
-        into the black-and-white mask the server wants, at the parent image's full size."""
+        into the black-and-white mask the server wants, at the parent image's full size. The
+        prompt's parameters are checked first unless validate=False (see prompt_check)."""
+        _check(prompt, validate)
         if box is not None:
             parent = self.parent
             if parent is None or parent.image is None:
                 raise E.ValidationError(f"task {self.id} has no finished parent image to draw a box on",
                                         field="box", task_id=self.id)
             mask = box_mask(parent.image.size, box)
-        self.client.modal(self.id, prompt, mask=mask)  # calls _modal_sent on this task
+        self.client.modal(self.id, prompt, mask=mask, validate=False)  # calls _modal_sent on this task
         return self
 
     def _modal_sent(self, prompt: str | None) -> None:
@@ -503,7 +516,7 @@ class Task:
             raise E.ValidationError(f"task {self.id} went ahead without asking for a prompt: Remix is off "
                                     f"for this account, so the new prompt was not used", field="prompt",
                                     task_id=self.id)
-        return self.confirm(prompt=prompt)
+        return self.confirm(prompt=prompt, validate=False)  # checked before the button was pressed
 
     # ------------------------------------------------------------ display
 
@@ -555,6 +568,12 @@ def zoom_prompt(prompt: str, factor: float) -> str:
     """The prompt with its --zoom set to `factor` (Custom Zoom requires one)."""
     base = re.sub(r"\s--zoom\s+\S+", "", " " + (prompt or "")).strip()
     return f"{base} --zoom {factor:g}".strip()
+
+
+def _check(prompt: str | None, validate: bool) -> None:
+    """Refuse, before anything is sent, a prompt whose parameters Midjourney would refuse."""
+    if validate and prompt is not None:
+        check_prompt(prompt)
 
 
 def _index(index: int) -> int:

@@ -313,6 +313,8 @@ class PromptForm(W.VBox):
         from .task import zoom_prompt
         parent = task.client._tasks.get(task.parent_id) if task.parent_id else None
         base = task.prompt or (parent.final_prompt or parent.prompt if parent else "")
+        if kind == ButtonKind.DESCRIBE_PICK and not task.prompt:  # the picked line, not all four
+            base = _describe_candidate(base, task.snapshot.custom_id)
         if kind == ButtonKind.CUSTOM_ZOOM:
             title, value = "Custom Zoom: edit the prompt; --zoom takes 1 to 2", zoom_prompt(base, 1.8)
         else:
@@ -334,6 +336,14 @@ class PromptForm(W.VBox):
 
         self.submit.on_click(on_submit)
         super().__init__([W.HTML(f"<b>{html.escape(title)}</b>"), self.text, W.HBox([self.submit, self.status])])
+
+
+def _describe_candidate(text: str, custom_id: str) -> str:
+    """The n-th prompt of a DESCRIBE answer ('1️⃣ ...' blocks) for the PicReader::n button."""
+    from .models import classify
+    index = classify(custom_id)[1] or 0
+    blocks = [re.sub(r"^[0-9]\ufe0f?\u20e3\s*", "", b.strip()) for b in re.split(r"\n\s*\n", text) if b.strip()]
+    return blocks[index - 1] if 1 <= index <= len(blocks) else text
 
 
 class RegionForm(W.VBox):
