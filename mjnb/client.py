@@ -30,6 +30,7 @@ from .config import Config
 from .images import ImageInput, ImageTooLargeError, check_image, data_url, image_bytes
 from .models import (EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify,
                      newest_per_id)
+from .prompt_check import check_prompt
 
 if TYPE_CHECKING:
     from .task import Task
@@ -127,10 +128,14 @@ class Client:
 
     def imagine(self, prompt: str, *, images: Sequence[ImageInput] = (), bot: str | None = None,
                 state: str | None = None, notify_hook: str | None = None,
-                account_filter: Mapping | None = None, experiment: str | None = None) -> "Task":
+                account_filter: Mapping | None = None, experiment: str | None = None,
+                validate: bool = True) -> "Task":
         """POST /mj/submit/imagine. `images` are reference images placed before the prompt;
-        `experiment` names the batch the history files this submit under."""
+        `experiment` names the batch the history files this submit under; `validate=False` sends
+        parameters Midjourney would refuse (see prompt_check) instead of raising ValidationError."""
         body = {"prompt": _prompt(prompt, "prompt"), **self._common(state, notify_hook, account_filter)}
+        if validate:
+            check_prompt(body["prompt"])
         if bot is not None:
             body["botType"] = _bot(bot)
         if images:
@@ -155,11 +160,14 @@ class Client:
                             parent_id=body["taskId"], custom_id=body["customId"], experiment=experiment)
 
     def modal(self, task_id: str, prompt: str | None = None, *, mask: ImageInput | None = None,
-              state: str | None = None, notify_hook: str | None = None) -> "Task":
-        """POST /mj/submit/modal: confirm a MODAL task (Custom Zoom, Vary Region, remix) with its input."""
+              state: str | None = None, notify_hook: str | None = None, validate: bool = True) -> "Task":
+        """POST /mj/submit/modal: confirm a MODAL task (Custom Zoom, Vary Region, remix) with its input
+        (`validate`: see imagine)."""
         body: dict = {"taskId": _id(task_id, "task_id"), **self._common(state, notify_hook)}
         if prompt is not None:
             body["prompt"] = _prompt(prompt, "prompt")
+            if validate:
+                check_prompt(body["prompt"])
         if mask is not None:
             raw = image_bytes(mask, "mask", self.config.max_image_bytes, self._fetch_input,
                               self.config.max_image_pixels)
@@ -256,7 +264,13 @@ class Client:
             if not isinstance(data, list):
                 raise E.TransportError("expected a JSON array of tasks", endpoint=endpoint,
                                        server_message=self._scrub(json.dumps(data)[:300]))
-            out += [self._snapshot(item, endpoint) for item in data]
+            for item in data:  # one malformed row (an id like '../../x') must not hide the others
+                try:
+                    out.append(self._snapshot(item, endpoint))
+                except E.TransportError as exc:
+                    self._dropped_rows = getattr(self, "_dropped_rows", 0) + 1
+                    (log.warning if self._dropped_rows == 1 else log.debug)(
+                        "mjnb: %s; that row is ignored (the server's other tasks are not)", exc.summary)
         return out
 
     def image_seed(self, task_id: str) -> str:
@@ -593,7 +607,7 @@ class Client:
             task = Task(self, snapshot)
             self._tasks[snapshot.id] = task
         else:
-            task._update(snapshot)
+            task.on_snapshot(snapshot)
         return task
 
     def _scrub(self, text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -182,7 +183,10 @@ def box_preview_png(img: Image.Image, box, max_side: int) -> bytes:
 
 
 class ImageCache:
-    """Final images on disk by content hash, each with a thumbnail: relay URLs die after a day."""
+    """Final images on disk by content hash, each with a thumbnail: relay URLs die after a day.
+
+    File names come from the SHA-256 of the bytes only, never from a task id or a URL a server
+    sent, so no answer can place a file outside `folder`."""
 
     THUMB_SIDE = 256
 
@@ -210,8 +214,13 @@ class ImageCache:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write then rename, so a killed process never leaves half an image behind."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: leave no partial file behind to fill it further
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def split_grid(img: Image.Image) -> list[Image.Image]:
