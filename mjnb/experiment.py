@@ -461,10 +461,11 @@ class Experiment:
                         f"({', '.join(f'{v} {k}' for k, v in c.items() if v)})",
                         hint="Wait longer, cancel() it, or look at the gallery for stalled tasks")
                 cond.wait(0.5 if left is None else min(left, 0.5))
-        for item in self.items:  # keep the final images before their URLs expire
-            if item.status == DONE and item.task.image_url:
+        for item in self.items:  # keep the final images before their URLs expire, time allowing
+            left = None if deadline is None else deadline - time.monotonic()
+            if item.status == DONE and item.task.image_url and (left is None or left > 0):
                 try:
-                    item.task._final_bytes()
+                    item.task._final_bytes(timeout=left)
                 except E.MjnbError as exc:
                     log.warning("experiment %s: could not keep the image of item %d: %s", self.name, item.index, exc)
         return self

@@ -7,7 +7,6 @@ through the client; it shows itself as a live card in Jupyter (a static card els
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import re
 import threading
@@ -17,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import errors as E
-from .images import ImageInput, box_mask
+from .images import ImageInput, box_mask, open_image
 from .models import (GRID_ACTIONS, Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus,
                      change_buttons)
 from .prompt_check import check_prompt
@@ -29,8 +28,10 @@ if TYPE_CHECKING:
     from .client import Client
 
 log = logging.getLogger("mjnb")
-# Image downloads and card clicks run here, off the tracker thread and the kernel's main thread.
-BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mjnb-bg")
+# Work off the tracker thread and the kernel's main thread, in two pools so that slow image
+# downloads (each bounded by the client's timeout) never hold up a click on a card.
+DOWNLOADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mjnb-download")
+ACTIONS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mjnb-action")
 PARENT_WAIT = 600.0  # seconds a button method waits for its task to finish before pressing
 
 
@@ -217,8 +218,10 @@ class Task:
                                              hint="Wait longer, or check the card for a stall")
                 self._cond.wait(0.5 if left is None else min(left, 0.5))
         if self.status == TaskStatus.SUCCESS and self.image_url:
-            try:  # the image is safe in the cache before wait() returns: relay URLs expire
-                self._final_bytes()
+            left = None if deadline is None else deadline - time.monotonic()
+            try:  # the image is safe in the cache before wait() returns (relay URLs expire), time allowing
+                if left is None or left > 0:
+                    self._final_bytes(timeout=left)
             except E.MjnbError as exc:
                 self._set_error(f"could not keep the image: {self._image_problem(exc)}")
         if self.status != TaskStatus.SUCCESS:
@@ -241,15 +244,15 @@ class Task:
 
     def _load_picture(self, url: str) -> None:
         self._shown_picture = self._picture_key(self._snapshot)
-        BACKGROUND.submit(self._download_picture, url)
+        DOWNLOADS.submit(self._download_picture, url)
 
     def _download_picture(self, url: str) -> None:
-        from PIL import Image
         final = url == self.image_url and self.status == TaskStatus.SUCCESS
         try:
             data = self._final_bytes() if final else self.client.download(url)
-            picture = Image.open(io.BytesIO(data))
-            picture.load()
+            if data is None:
+                return
+            picture = open_image(data, self.client.config.max_image_pixels)  # size checked before decoding
         except E.MjnbError as exc:
             self._set_error(f"could not load the image: {self._image_problem(exc)}")
             return
@@ -268,25 +271,29 @@ class Task:
                     "the relay's operator to turn off image forwarding (MjForwardUrlEnabled)")
         return str(exc)
 
-    def _final_bytes(self) -> bytes:
+    def _final_bytes(self, timeout: float | None = None) -> bytes | None:
         """The final image: from memory, else the history's cache (it outlives the URL), else
-        downloaded and cached at once (one download, however many threads ask)."""
-        with self._image_lock:
+        downloaded and cached at once (one download, however many threads ask), all within
+        `timeout` s. None when another thread's download of it is still running by then."""
+        if not self._image_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return None  # that download keeps the image when it arrives
+        try:
             if self._image_bytes is None:
                 data = self.client._cached_image(self.id)
                 if data is None:
-                    data = self.client.download(self.image_url)
+                    data = self.client.download(self.image_url, timeout=timeout)
                     self.client._cache_image(self.id, data)
                 self._image_bytes = data
             return self._image_bytes
+        finally:
+            self._image_lock.release()
 
     @property
     def image(self) -> "Image.Image | None":
         """The final image, full size (None until the task succeeds)."""
         if self.status != TaskStatus.SUCCESS or not self.image_url:
             return None
-        from PIL import Image
-        return Image.open(io.BytesIO(self._final_bytes()))
+        return open_image(self._final_bytes(), self.client.config.max_image_pixels)
 
     @property
     def tiles(self) -> "list[Image.Image]":
