@@ -17,7 +17,7 @@ import ipywidgets as W
 from . import errors as E
 from .images import box_preview_png, thumbnail_png
 from .models import Button, ButtonKind, TaskStatus
-from .task import ACTIONS, register_views
+from .task import ACTIONS, register_views  # clicks run in ACTIONS, never behind slow downloads
 
 DISPLAY_SIDE = 512  # cards show images at most this big; task.image keeps the full size
 CHILD_SIDE = 384  # child cards nest under their parent: smaller, so the lineage stays on screen
@@ -280,7 +280,7 @@ class TaskCard(W.VBox):
                 if after:
                     after()
 
-        ACTIONS.submit(job)  # not the download pool: slow images must not hold up a click
+        ACTIONS.submit(job)
 
     def _add_child_card(self, child) -> None:
         if any(getattr(c, "task", None) is child for c in self.children_box.children):
