@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 from . import errors
 from .client import Client
 from .config import Config
-from .errors import (AuthError, BannedPromptError, ConfigError, MjnbError, NotFoundError,
+from .errors import (AuthError, BannedPromptError, ConfigError, HistoryWarning, MjnbError, NotFoundError,
                      ParentNotReadyError, QueueFullError, QuotaError, RateLimitedError, ServerError,
                      TaskFailedError, TaskTimeoutError, TransportError, UnsupportedEndpointError,
                      ValidationError)
@@ -23,22 +23,25 @@ from .images import ImageInput
 from .models import Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus
 from .experiment import Experiment
 from .task import Task
+from . import widgets  # noqa: F401,E402  (registers the card as the Task's view)
 
 __version__ = "0.1.0"
 
 _lock = threading.Lock()
 _config: Config | None = None
 _client: Client | None = None
+_history: Any = True  # True: a History in MJNB_HOME; False: keep none
 
 
-def configure(**settings: Any) -> Config:
+def configure(*, history: Any = True, **settings: Any) -> Config:
     """Set how the default client reaches the relay: base_url, api_key, mode, auth_header, timeout...
 
-    Arguments override MJNB_* environment variables. The next call builds a new default client."""
-    global _config, _client
+    Arguments override MJNB_* environment variables. The next call builds a new default client.
+    `history=False` keeps no history and no image cache (for a read-only or full disk)."""
+    global _config, _client, _history
     config = Config.from_env(**settings)
     with _lock:
-        old, _config, _client = _client, config, None
+        old, _config, _client, _history = _client, config, None, history
     if old is not None:
         old.close()
     return config
@@ -49,12 +52,13 @@ def default_client() -> Client:
     global _client
     with _lock:
         if _client is None:
-            _client = Client(config=_config or Config.from_env())
+            _client = Client(config=_config or Config.from_env(), history=_history)
         return _client
 
 
 def imagine(prompt: str, **kwargs: Any) -> Task:
-    """Submit a prompt; returns the live Task. See Client.imagine for images, bot, state."""
+    """Submit a prompt; returns the live Task. See Client.imagine for images, bot, state, and
+    validate=False (send parameters the pre-submit check would refuse)."""
     return default_client().imagine(prompt, **kwargs)
 
 
@@ -148,6 +152,9 @@ def resume(display: bool = False) -> list[Task]:
     ids = store.unfinished(client.config.host)
     found = {s.id: s for s in client.list_by_condition(ids)} if ids else {}
     tasks = [client._handle(found[i]) for i in ids if i in found]
+    for task in tasks:
+        if task.done:  # it finished while no kernel watched: the history learns it now, or every
+            client._record_seen(task)  # later resume() would offer it again
     if display:
         from IPython.display import display as show
         for task in tasks:
@@ -164,7 +171,7 @@ def export(path: str) -> str:
 def _history_store():
     client = default_client()
     if client.history is None:
-        raise MjnbError("the default client keeps no history; create it with history=True")
+        raise MjnbError("the default client keeps no history; call mjnb.configure(history=True) for one")
     return client.history
 
 
@@ -174,5 +181,5 @@ __all__ = [
     "ButtonKind", "SubmitResult", "errors", "MjnbError", "ConfigError", "ValidationError",
     "ParentNotReadyError", "AuthError", "QuotaError", "RateLimitedError", "QueueFullError",
     "BannedPromptError", "NotFoundError", "UnsupportedEndpointError", "ServerError",
-    "TransportError", "TaskFailedError", "TaskTimeoutError",
+    "TransportError", "TaskFailedError", "TaskTimeoutError", "HistoryWarning",
 ]

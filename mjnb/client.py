@@ -1,13 +1,15 @@
 """One method per Midjourney-proxy endpoint over a requests.Session.
 
 It speaks every flavour of the spec: it classifies each answer into a model or a typed error,
-retries only what is safe to retry, and never lets the API key reach a message or a log.
+retries only what is safe to retry, finishes every call within one deadline and size cap, sends
+the API key only to the relay's own origin, and never lets it reach a message or a log.
 It builds no widgets and does no disk I/O itself: what it sends and sees goes to an injected
 History, and its answers become Task handles (which the tracker keeps fresh).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import random
@@ -15,17 +17,21 @@ import re
 import secrets
 import time
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from . import errors as E
 from .config import Config
-from .images import ImageInput, data_url, image_bytes
+from .images import ImageInput, ImageTooLargeError, check_image, data_url, image_bytes
 from .models import (EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify,
                      newest_per_id)
+from .prompt_check import check_prompt
 
 if TYPE_CHECKING:
     from .task import Task
@@ -35,6 +41,10 @@ log = logging.getLogger("mjnb")
 RETRY_STATUSES = (429, 502, 503, 504)
 MAX_RETRY_AFTER = 30.0  # longer waits are the caller's decision: we raise RateLimitedError instead
 LIST_CHUNK = 100
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 3  # same-origin hops an API call follows (a relay moving /mj behind a slash, say)
+READ_CHUNK = 16384  # at most this much per socket read: the deadline is checked between reads
+ERROR_BODY_BYTES = 64 * 1024  # an error answer is only quoted, so its start is enough
 BLEND_DIMENSIONS = ("PORTRAIT", "SQUARE", "LANDSCAPE")
 CHANGE_ACTIONS = ("UPSCALE", "VARIATION", "REROLL")
 SIMULATOR_NOTICE = ("mjnb: no relay configured, so using the built-in simulator at {url} "
@@ -43,7 +53,8 @@ SIMULATOR_NOTICE = ("mjnb: no relay configured, so using the built-in simulator 
 
 
 class _KeyAuth(requests.auth.AuthBase):
-    """Adds the key per request, so it never sits in session headers that someone may print."""
+    """Adds the key per request, so it never sits in session headers that someone may print.
+    Only requests to the relay's own origin get it (see Client._request)."""
 
     def __init__(self, headers: dict):
         self._headers = headers
@@ -82,6 +93,7 @@ class Client:
         self.history = history or None  # a History, or None to keep nothing
         self.session = session or requests.Session()
         self._auth = _KeyAuth(config.auth_headers())
+        self._origin = _origin(config.base_url)  # the only origin the key is sent to
         self._tasks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     # ------------------------------------------------------------ identity
@@ -117,10 +129,14 @@ class Client:
 
     def imagine(self, prompt: str, *, images: Sequence[ImageInput] = (), bot: str | None = None,
                 state: str | None = None, notify_hook: str | None = None,
-                account_filter: Mapping | None = None, experiment: str | None = None) -> "Task":
+                account_filter: Mapping | None = None, experiment: str | None = None,
+                validate: bool = True) -> "Task":
         """POST /mj/submit/imagine. `images` are reference images placed before the prompt;
-        `experiment` names the batch the history files this submit under."""
+        `experiment` names the batch the history files this submit under; `validate=False` sends
+        parameters Midjourney would refuse (see prompt_check) instead of raising ValidationError."""
         body = {"prompt": _prompt(prompt, "prompt"), **self._common(state, notify_hook, account_filter)}
+        if validate:
+            check_prompt(body["prompt"])
         if bot is not None:
             body["botType"] = _bot(bot)
         if images:
@@ -145,14 +161,18 @@ class Client:
                             parent_id=body["taskId"], custom_id=body["customId"], experiment=experiment)
 
     def modal(self, task_id: str, prompt: str | None = None, *, mask: ImageInput | None = None,
-              state: str | None = None, notify_hook: str | None = None) -> "Task":
-        """POST /mj/submit/modal: confirm a MODAL task (Custom Zoom, Vary Region, remix) with its input."""
+              state: str | None = None, notify_hook: str | None = None, validate: bool = True) -> "Task":
+        """POST /mj/submit/modal: confirm a MODAL task (Custom Zoom, Vary Region, remix) with its input
+        (`validate`: see imagine)."""
         body: dict = {"taskId": _id(task_id, "task_id"), **self._common(state, notify_hook)}
         if prompt is not None:
             body["prompt"] = _prompt(prompt, "prompt")
+            if validate:
+                check_prompt(body["prompt"])
         if mask is not None:
-            raw = image_bytes(mask, "mask", self.config.max_image_bytes, self._fetch_input)
-            body["maskBase64"] = data_url(raw, "mask", self.config.max_image_bytes)
+            raw = image_bytes(mask, "mask", self.config.max_image_bytes, self._fetch_input,
+                              self.config.max_image_pixels)
+            body["maskBase64"] = data_url(raw, "mask", self.config.max_image_bytes, self.config.max_image_pixels)
         return self._submit("modal", "/mj/submit/modal", body, TaskAction.UNKNOWN, prompt=prompt or "")
 
     def blend(self, images: Sequence[ImageInput], *, dimensions: str = "SQUARE", bot: str | None = None,
@@ -238,13 +258,20 @@ class Client:
         wanted = list(dict.fromkeys(_id(i, "ids") for i in ids))
         out: list[TaskSnapshot] = []
         endpoint = "POST /mj/task/list-by-condition"
+        deadline = time.monotonic() + self.config.timeout  # one deadline for all chunks
         for start in range(0, len(wanted), LIST_CHUNK):
-            data = self._json("POST", "/mj/task/list-by-condition", endpoint, kind="list",
-                              idempotent=True, body={"ids": wanted[start:start + LIST_CHUNK]})
+            data = self._json("POST", "/mj/task/list-by-condition", endpoint, kind="list", idempotent=True,
+                              body={"ids": wanted[start:start + LIST_CHUNK]}, deadline=deadline)
             if not isinstance(data, list):
                 raise E.TransportError("expected a JSON array of tasks", endpoint=endpoint,
                                        server_message=self._scrub(json.dumps(data)[:300]))
-            out += [self._snapshot(item, endpoint) for item in data]
+            for item in data:  # one malformed row (an id like '../../x') must not hide the others
+                try:
+                    out.append(self._snapshot(item, endpoint))
+                except E.TransportError as exc:
+                    self._dropped_rows = getattr(self, "_dropped_rows", 0) + 1
+                    (log.warning if self._dropped_rows == 1 else log.debug)(
+                        "mjnb: %s; that row is ignored (the server's other tasks are not)", exc.summary)
         return out
 
     def image_seed(self, task_id: str) -> str:
@@ -285,39 +312,30 @@ class Client:
                                   hint="Check the ids; relays only show tasks created with the same key")
         return [self._handle(found[i]) for i in wanted]
 
-    def download(self, url: str) -> bytes:
-        """An image's bytes (size-capped, must decode). The key is only sent to the relay's own host."""
-        endpoint = f"GET {_short_url(url)}"
+    def download(self, url: str, *, timeout: float | None = None) -> bytes:
+        """An image's bytes (size- and pixel-capped, must decode), within `timeout` s (at most
+        config.timeout). Never sent with the key: image URLs (the relay's /mj/image/<id>, Discord's
+        CDN) need none, and often point at another host or at plain http."""
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise E.ValidationError(f"url must be an http(s) URL, not {url!r}", field="url")
-        own = urlsplit(url).netloc == self.config.host
-        resp = self._send("GET", url, endpoint, idempotent=True, auth=own, stream=True)
-        try:
-            if resp.status_code in (403, 404, 410):
-                raise E.NotFoundError("the image is gone: its signed URL has expired (Discord links last "
-                                      "about 24 h) or it never existed", endpoint=endpoint,
-                                      http_status=resp.status_code, server_message=self._body_text(resp),
-                                      hint="Use the copy in mjnb's image cache, or fetch the task again for a fresh URL")
-            if resp.status_code >= 400:
-                self._raise_http(resp, endpoint, kind="image")
-            data = bytearray()
-            for chunk in resp.iter_content(65536):
-                data += chunk
-                if len(data) > self.config.max_image_bytes:
-                    raise E.ServerError(f"the image is larger than max_image_bytes "
-                                        f"({self.config.max_image_bytes} bytes); refusing it",
-                                        endpoint=endpoint)
-        except requests.RequestException as exc:
-            raise E.TransportError(f"the download broke off ({exc.__class__.__name__})", endpoint=endpoint) from None
-        finally:
-            resp.close()
-        from .images import check_image  # decode check on what the server sent
-        try:
-            check_image(bytes(data), "image", self.config.max_image_bytes)
+        endpoint = f"GET {_short_url(url)}"
+        deadline = None if timeout is None else time.monotonic() + timeout
+        answer = self._send("GET", url, endpoint, idempotent=True, key=False, cap="max_image_bytes",
+                            deadline=deadline)
+        if answer.status_code in (403, 404, 410):
+            raise E.NotFoundError("the image is gone: its signed URL has expired (Discord links last "
+                                  "about 24 h) or it never existed", endpoint=endpoint,
+                                  http_status=answer.status_code, server_message=self._body_text(answer),
+                                  hint="Use the copy in mjnb's image cache, or fetch the task again for a fresh URL")
+        if answer.status_code >= 300:
+            self._raise_http(answer, endpoint, kind="image")
+        try:  # header checks only: nothing is decoded here
+            check_image(answer.content, "image", self.config.max_image_bytes, self.config.max_image_pixels)
         except E.ValidationError as exc:
-            raise E.ServerError(f"the server sent something that is not an image ({exc.summary})",
-                                endpoint=endpoint, http_status=resp.status_code) from None
-        return bytes(data)
+            what = "an image mjnb refuses" if isinstance(exc, ImageTooLargeError) else "something that is not an image"
+            raise E.ServerError(f"the server sent {what} ({exc.summary})", endpoint=endpoint,
+                                http_status=answer.status_code) from None
+        return bytes(answer.content)
 
     # ------------------------------------------------------------ internals: building requests
 
@@ -335,8 +353,8 @@ class Client:
         return body
 
     def _image(self, value: ImageInput, field: str) -> str:
-        raw = image_bytes(value, field, self.config.max_image_bytes, self._fetch_input)
-        return data_url(raw, field, self.config.max_image_bytes)
+        raw = image_bytes(value, field, self.config.max_image_bytes, self._fetch_input, self.config.max_image_pixels)
+        return data_url(raw, field, self.config.max_image_bytes, self.config.max_image_pixels)
 
     def _fetch_input(self, url: str) -> bytes:
         return self.download(url)
@@ -346,69 +364,157 @@ class Client:
 
     # ------------------------------------------------------------ internals: sending
 
-    def _send(self, method: str, url: str, endpoint: str, *, idempotent: bool, body=None,
-              auth: bool = True, stream: bool = False) -> requests.Response:
-        """One request with the retries that are safe: idempotent calls on connection errors,
-        429 and 502/503/504; submits only when the connection was never made."""
+    def _send(self, method: str, url: str, endpoint: str, *, idempotent: bool, body=None, key: bool = True,
+              cap: str = "max_json_bytes", deadline: float | None = None) -> "_Answer":
+        """One call, over within one deadline (config.timeout, or an earlier `deadline`) that covers
+        connecting, retries, redirects and the whole answer, whose size is capped by the Config
+        setting named `cap`. Retries only what is safe: idempotent calls on connection errors, 429
+        and 502/503/504; submits only when the connection was never made."""
+        started = time.monotonic()
+        deadline = min(deadline or float("inf"), started + self.config.timeout)
         attempts = 1 + self.config.retries
         for attempt in range(attempts):
             last = attempt == attempts - 1
-            started = time.monotonic()
             try:
-                resp = self.session.request(method, url, json=body, timeout=self.config.timeout,
-                                            auth=self._auth if auth else None, stream=stream)
+                answer = self._request(method, url, endpoint, body, key, cap, deadline, idempotent)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 never_sent = _never_sent(exc)
                 log.debug("%s failed after %.3fs: %s", endpoint, time.monotonic() - started,
                           exc.__class__.__name__)
-                if not last and (idempotent or never_sent):
-                    self._pause(attempt, None)
+                if not last and (idempotent or never_sent) and self._pause(attempt, None, deadline):
                     continue
-                raise self._transport_error(exc, endpoint, idempotent, never_sent) from None
-            log.debug("%s -> HTTP %s in %.3fs", endpoint, resp.status_code, time.monotonic() - started)
-            if idempotent and not last and resp.status_code in RETRY_STATUSES:
-                wait = _retry_after(resp)
-                if wait is None or wait <= MAX_RETRY_AFTER:
-                    resp.close()
-                    self._pause(attempt, wait)
+                raise self._transport_error(exc, url, endpoint, idempotent, never_sent, deadline - started) from None
+            log.debug("%s -> HTTP %s in %.3fs", endpoint, answer.status_code, time.monotonic() - started)
+            if idempotent and not last and answer.status_code in RETRY_STATUSES:
+                wait = _retry_after(answer)
+                if (wait is None or wait <= MAX_RETRY_AFTER) and self._pause(attempt, wait, deadline):
                     continue
-            return resp
+            return answer
         raise AssertionError("unreachable")
 
-    def _pause(self, attempt: int, retry_after: float | None) -> None:
+    def _request(self, method: str, url: str, endpoint: str, body, key: bool, cap: str, deadline: float,
+                 idempotent: bool) -> "_Answer":
+        """Send once and read the whole answer. Redirects are followed by hand: API calls (with the
+        key) only within the relay's own origin, since requests would carry a custom key header
+        anywhere; downloads (never with the key) wherever they lead."""
+        for _ in range(MAX_REDIRECTS + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise requests.ConnectTimeout("no time left to send the request")
+            resp = self.session.request(method, url, json=body, auth=self._auth if key else None,
+                                        allow_redirects=False, stream=True, timeout=left)
+            try:
+                status, location = resp.status_code, resp.headers.get("Location")
+                if status not in REDIRECTS or not location:
+                    return self._read(resp, endpoint, cap, deadline, idempotent)
+            finally:
+                resp.close()
+            target = urljoin(url, location)
+            if key and _origin(target) != self._origin:
+                raise E.TransportError(
+                    f"the relay redirected this call to another address, {_origin_text(target)}; mjnb did not "
+                    f"follow it, so the API key was not sent there", endpoint=endpoint, http_status=status,
+                    maybe_submitted=not idempotent and status not in (307, 308),
+                    hint="Set base_url to that address if it is really your relay (mjnb.configure(base_url=...) "
+                         "or MJNB_BASE_URL); otherwise tell the relay's operator")
+            if key and not idempotent and status not in (307, 308):  # only 307/308 say "not done, repeat it"
+                raise E.TransportError(f"the relay answered the submit with a redirect (HTTP {status})",
+                                       endpoint=endpoint, http_status=status, maybe_submitted=True,
+                                       hint="The task may exist: look for it (mjnb.history()) before "
+                                            "submitting again, and check base_url")
+            url = target
+        raise E.TransportError(f"more than {MAX_REDIRECTS} redirects", endpoint=endpoint,
+                               maybe_submitted=not idempotent, hint="Check base_url; the relay redirects in a loop")
+
+    def _read(self, resp: requests.Response, endpoint: str, cap: str, deadline: float,
+              idempotent: bool) -> "_Answer":
+        """The whole body, read in small pieces so the deadline is checked as it trickles in and
+        the size cap holds memory down (an error answer is cut short instead: it is only quoted)."""
+        status = resp.status_code
+        limit = getattr(self.config, cap) if status < 300 else ERROR_BODY_BYTES
+        declared = resp.headers.get("Content-Length", "")
+        if status < 300 and declared.isdigit() and int(declared) > limit:
+            raise self._too_large(endpoint, cap, status, idempotent)
+        sock = getattr(getattr(resp.raw, "connection", None), "sock", None)
+        data = bytearray()
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise requests.ReadTimeout("the answer did not finish in time")
+                if sock is not None:
+                    sock.settimeout(left)  # a server gone silent also ends at the deadline
+                chunk = resp.raw.read1(READ_CHUNK, decode_content=True)  # one socket read at most
+                if not chunk:
+                    break
+                data += chunk
+                if len(data) > limit:
+                    if status >= 300:
+                        del data[limit:]
+                        break
+                    raise self._too_large(endpoint, cap, status, idempotent)
+        except requests.RequestException:
+            raise
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
+            raise requests.ReadTimeout(exc.__class__.__name__) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise requests.ConnectionError(exc.__class__.__name__) from None
+        return _Answer(status, resp.headers, data)
+
+    def _too_large(self, endpoint: str, cap: str, status: int, idempotent: bool) -> E.TransportError:
+        return E.TransportError(f"the answer is larger than {cap} ({getattr(self.config, cap) / 1e6:.1f} MB), so mjnb "
+                                f"stopped reading it", endpoint=endpoint, http_status=status,
+                                maybe_submitted=not idempotent,
+                                hint=f"If the relay really sends answers this large, raise {cap} "
+                                     f"(mjnb.configure({cap}=...) or MJNB_{cap.upper()})")
+
+    def _pause(self, attempt: int, retry_after: float | None, deadline: float) -> bool:
+        """Sleep before a retry; False (and no sleep) when the retry could not start before `deadline`."""
         if retry_after is not None:
             delay = retry_after
         else:  # exponential backoff with full jitter
             delay = random.uniform(0, self.config.backoff * (2 ** attempt))
-        time.sleep(min(delay, MAX_RETRY_AFTER))
+        delay = min(delay, MAX_RETRY_AFTER)
+        if time.monotonic() + delay >= deadline:
+            return False
+        time.sleep(delay)
+        return True
 
-    def _transport_error(self, exc: Exception, endpoint: str, idempotent: bool, never_sent: bool) -> E.TransportError:
-        kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
-        if never_sent:
-            kind = "could not connect"
+    def _transport_error(self, exc: Exception, url: str, endpoint: str, idempotent: bool, never_sent: bool,
+                         seconds: float) -> E.TransportError:
+        host = _origin_text(url).partition("://")[2]  # the relay, or an image host
+        if isinstance(exc, requests.Timeout):  # every timeout is the call's deadline running out
+            kind = f"the call to {host} did not finish within {seconds:.3g} s"
+        elif never_sent:
+            kind = f"could not connect to {host}"
+        else:
+            kind = f"lost the connection to {host}"
         maybe = not idempotent and not never_sent
         hint = ("The request was sent but no answer came back: the task may exist. Look for it "
-                "(mjnb.history(), or list your recent tasks) before submitting again"
-                if maybe else "Check the base URL and your network, then try again")
-        return E.TransportError(f"{kind} to {self.config.host} ({exc.__class__.__name__})", endpoint=endpoint,
+                "(mjnb.history(), or list your recent tasks) before submitting again" if maybe else
+                "The relay or the network is slow; try again, or raise timeout (mjnb.configure(timeout=...) "
+                "or MJNB_TIMEOUT)" if isinstance(exc, requests.Timeout) else
+                "Check the base URL and your network, then try again")
+        return E.TransportError(f"{kind} ({exc.__class__.__name__})", endpoint=endpoint,
                                 maybe_submitted=maybe, hint=hint)
 
-    def _json(self, method: str, path: str, endpoint: str, *, kind: str, idempotent: bool, body=None):
+    def _json(self, method: str, path: str, endpoint: str, *, kind: str, idempotent: bool, body=None,
+              deadline: float | None = None):
         """Send, then return the decoded JSON of a good answer or raise the matching error."""
-        resp = self._send(method, self._url(path), endpoint, idempotent=idempotent, body=body)
-        if resp.status_code >= 300 or resp.status_code == 204:
-            self._raise_http(resp, endpoint, kind)
-        text = resp.text
+        answer = self._send(method, self._url(path), endpoint, idempotent=idempotent, body=body, deadline=deadline)
+        if answer.status_code >= 300 or answer.status_code == 204:
+            self._raise_http(answer, endpoint, kind)
+        text = answer.text
         if not text.strip():
             if kind in ("task", "seed"):  # the open-source proxy answers an unknown id with 200 and nothing
-                raise self._not_found(endpoint, resp.status_code, "(empty body)")
+                raise self._not_found(endpoint, answer.status_code, "(empty body)")
             raise E.TransportError("the server answered with an empty body", endpoint=endpoint,
-                                   http_status=resp.status_code, maybe_submitted=kind == "submit",
+                                   http_status=answer.status_code, maybe_submitted=kind == "submit",
                                    hint="Try again; if it persists, the relay is broken")
         try:
             return json.loads(text)
         except ValueError:
-            raise E.TransportError("the answer is not JSON", endpoint=endpoint, http_status=resp.status_code,
+            raise E.TransportError("the answer is not JSON", endpoint=endpoint, http_status=answer.status_code,
                                    maybe_submitted=kind == "submit",
                                    server_message=self._scrub(_page_text(text)),
                                    hint="Check that the base URL points at the relay's API, not its web page") from None
@@ -635,7 +741,7 @@ class Client:
             task = Task(self, snapshot)
             self._tasks[snapshot.id] = task
         else:
-            task._update(snapshot)
+            task.on_snapshot(snapshot)
         return task
 
     def _scrub(self, text: str) -> str:
@@ -646,18 +752,15 @@ class Client:
                 text = text.replace(key[3:], "***")
         return text
 
-    def _body_text(self, resp: requests.Response) -> str:
-        try:
-            return self._scrub(_page_text(resp.text)) if resp.content else "(empty body)"
-        except requests.RequestException:
-            return "(unreadable body)"
+    def _body_text(self, resp: "_Answer") -> str:
+        return self._scrub(_page_text(resp.text)) if resp.content else "(empty body)"
 
     def _not_found(self, endpoint: str, status: int | None, said: str | None, code: int | None = None) -> E.NotFoundError:
         return E.NotFoundError("no such task for this key", endpoint=endpoint, http_status=status, code=code,
                                server_message=said,
                                hint="Check the id; relays only show tasks created with the same key")
 
-    def _raise_http(self, resp: requests.Response, endpoint: str, kind: str):
+    def _raise_http(self, resp: "_Answer", endpoint: str, kind: str):
         """Raise the error an HTTP status >= 300 (or 204) stands for, per flavour."""
         status = resp.status_code
         said = self._body_text(resp)
@@ -827,7 +930,47 @@ def _page_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()[:300]
 
 
-def _retry_after(resp: requests.Response) -> float | None:
+@dataclass(frozen=True)
+class _Answer:
+    """A whole HTTP answer, read within its call's deadline and size cap."""
+
+    status_code: int
+    headers: CaseInsensitiveDict
+    content: bytearray  # not copied to bytes: json.loads reads it as it is
+
+    @property
+    def text(self) -> str:
+        """The body decoded by its declared charset, else UTF-8 (relays' Chinese texts are UTF-8)."""
+        m = re.search(r"charset=[\"']?([\w.:-]+)", self.headers.get("Content-Type", ""), re.I)
+        charset = "utf-8"
+        if m:
+            try:
+                charset = codecs.lookup(m[1]).name
+            except LookupError:
+                pass
+        return self.content.decode(charset, errors="replace")
+
+
+def _origin(url: str | None) -> tuple:
+    """(scheme, host, port) of a URL: the key may only go where this equals the relay's."""
+    parts = urlsplit(url or "")
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a malformed port: matches nothing
+        port = parts.netloc
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _origin_text(url: str) -> str:
+    """scheme://host[:port] of a URL, without user info, path or query (which may hold secrets)."""
+    scheme, host, port = _origin(url)
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port == default else f":{port}")
+
+
+def _retry_after(resp: "_Answer") -> float | None:
     value = resp.headers.get("Retry-After")
     try:
         return max(0.0, float(value)) if value is not None else None

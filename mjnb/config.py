@@ -13,7 +13,9 @@ MODES = ("fast", "relax", "turbo")
 FLAVOURS = ("relay", "trueai", "novicezk")
 AUTH_HEADERS = ("bearer", "mj-api-secret", "authorization")
 ENV = {"base_url": "MJNB_BASE_URL", "api_key": "MJNB_API_KEY", "mode": "MJNB_MODE",
-       "auth_header": "MJNB_AUTH_HEADER", "timeout": "MJNB_TIMEOUT", "flavour": "MJNB_FLAVOUR"}
+       "auth_header": "MJNB_AUTH_HEADER", "timeout": "MJNB_TIMEOUT", "flavour": "MJNB_FLAVOUR",
+       "max_json_bytes": "MJNB_MAX_JSON_BYTES", "max_image_pixels": "MJNB_MAX_IMAGE_PIXELS"}
+SIZE_SETTINGS = ("max_image_bytes", "max_json_bytes", "max_image_pixels")
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,12 @@ class Config:
     api_key: str | None = field(default=None, repr=False)
     mode: str | None = None  # fast | relax | turbo -> /mj-fast/mj/... (None: no prefix)
     auth_header: str = "bearer"  # bearer: "Authorization: Bearer <key>"; mj-api-secret; authorization: raw
-    timeout: float = 30.0  # seconds to connect and to read each answer
+    timeout: float = 30.0  # seconds for a whole call: connecting, retries and reading the full answer
     retries: int = 4  # extra attempts for idempotent calls (fetch, list, seed, downloads)
     backoff: float = 0.5  # first retry delay in seconds; doubles, with jitter
     max_image_bytes: int = 10 * 1024 * 1024  # images sent or downloaded larger than this are refused
+    max_json_bytes: int = 16 * 1024 * 1024  # API answers larger than this are refused, unread
+    max_image_pixels: int = 64_000_000  # images with more pixels are refused before decoding (4096x4096 is 16.8 M)
     flavour: str = "relay"  # relay | trueai | novicezk: which buttons the server will accept
     poll_interval: float = 1.0  # tracker: seconds between batched polls while tasks change
     poll_max_interval: float = 10.0  # tracker: the slowest polling when nothing changes
@@ -67,8 +71,10 @@ class Config:
                 raise ConfigError(f"{name} must be a number of seconds > 0, not {value!r}")
         if not isinstance(self.retries, int) or self.retries < 0:
             raise ConfigError(f"retries must be an integer >= 0, not {self.retries!r}")
-        if not isinstance(self.max_image_bytes, int) or self.max_image_bytes <= 0:
-            raise ConfigError(f"max_image_bytes must be a positive integer, not {self.max_image_bytes!r}")
+        for name in SIZE_SETTINGS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides) -> "Config":
@@ -83,6 +89,12 @@ class Config:
                 values["timeout"] = float(values["timeout"])
             except ValueError:
                 raise ConfigError(f"MJNB_TIMEOUT must be a number of seconds, not {values['timeout']!r}") from None
+        for name in SIZE_SETTINGS:
+            if name in values:
+                try:
+                    values[name] = int(values[name])
+                except ValueError:
+                    raise ConfigError(f"{ENV[name]} must be a whole number, not {values[name]!r}") from None
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:

@@ -115,4 +115,10 @@ class TaskTimeoutError(MjnbError, TimeoutError):
     """wait(timeout=) ran out before the task finished."""
 
 
+class HistoryWarning(UserWarning):
+    """The history cannot be written (read-only or full MJNB_HOME): tasks still run, nothing is kept.
+
+    Issued once per history; silence it with warnings.filterwarnings("ignore", category=...)."""
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]

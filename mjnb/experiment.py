@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import errors as E
 from .models import TaskStatus
+from .prompt_check import ParameterError, check_prompt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -240,12 +241,15 @@ class Experiment:
     (default: the client's) and `max_backoff` shape the waits after "queue full", 429 and 503.
     With the `name` of an earlier run (same history and relay) it resumes: items that have a task
     are reused, uncertain submits are not repeated, only the rest is sent. Without a name it gets
-    a fresh one (exp-<date>-<time>-<hex>), so it never resumes by accident.
+    a fresh one (exp-<date>-<time>-<hex>), so it never resumes by accident. Every item's prompt is
+    checked before the first submit (a factor value Midjourney would refuse raises
+    ValidationError naming the item); `validate=False` sends them unchecked.
     """
 
     def __init__(self, client: "Client", prompts: str | Sequence[str], params: Mapping | None = None,
                  repeats: int = 1, concurrency: int = 3, name: str | None = None, mode: str | None = None,
-                 bot: str | None = None, *, backoff: float | None = None, max_backoff: float = 30.0):
+                 bot: str | None = None, *, backoff: float | None = None, max_backoff: float = 30.0,
+                 validate: bool = True):
         prompts = _prompts(prompts)
         params = _params(params)
         repeats = _positive_int(repeats, "repeats")
@@ -272,6 +276,8 @@ class Experiment:
                     self.items.append(Item(index=len(self.items), prompt=text,
                                            factors=dict(zip(columns, (prompt, *combo))), repeat=r, batch=self))
         self.factors = columns
+        if validate:
+            _check_items(self.items)
         self._submitter = _Submitter(concurrency, backoff or client.config.backoff, max_backoff)
         self._begin()
 
@@ -312,7 +318,8 @@ class Experiment:
     def _send(self, item: Item) -> "Task":
         if item.parent is not None:
             return item.parent.click(f"U{self.follow_up}", state=item.key, experiment=self.name)
-        return self.client.imagine(item.prompt, bot=self.bot, state=item.key, experiment=self.name)
+        return self.client.imagine(item.prompt, bot=self.bot, state=item.key, experiment=self.name,
+                                   validate=False)  # every item was checked before the first submit
 
     def _attach(self, item: Item, task: "Task") -> None:
         """Follow a task through its events (called with the submitter's lock held)."""
@@ -464,10 +471,11 @@ class Experiment:
                         f"({', '.join(f'{v} {k}' for k, v in c.items() if v)})",
                         hint="Wait longer, cancel() it, or look at the gallery for stalled tasks")
                 cond.wait(0.5 if left is None else min(left, 0.5))
-        for item in self.items:  # keep the final images before their URLs expire
-            if item.status == DONE and item.task.image_url:
+        for item in self.items:  # keep the final images before their URLs expire, time allowing
+            left = None if deadline is None else deadline - time.monotonic()
+            if item.status == DONE and item.task.image_url and (left is None or left > 0):
                 try:
-                    item.task._final_bytes()
+                    item.task._final_bytes(timeout=left)
                 except E.MjnbError as exc:
                     log.warning("experiment %s: could not keep the image of item %d: %s", self.name, item.index, exc)
         return self
@@ -687,6 +695,21 @@ def _params(value: Any) -> dict:
             raise E.ValidationError(f"params names {flag} twice", field="params")
         out[flag] = list(values)
     return out
+
+
+def _check_items(items: list[Item]) -> None:
+    """Refuse the whole experiment, before anything is sent, if Midjourney would refuse an item."""
+    seen: set[str] = set()
+    for item in items:
+        if item.prompt in seen:
+            continue
+        seen.add(item.prompt)
+        try:
+            check_prompt(item.prompt)
+        except ParameterError as exc:  # the caption shows the factor values that made the prompt
+            raise ParameterError(f"experiment item {item.index} ({item.caption()}): {exc.summary}; "
+                                 f"nothing was submitted", parameter=exc.parameter, problems=exc.problems,
+                                 hint=exc.hint) from None
 
 
 def _positive_int(value: Any, field: str) -> int:

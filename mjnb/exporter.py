@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+from .models import is_task_id
+
 
 def export_history(store, path: str, **filters) -> str:
     """history.csv (+ history.parquet with pyarrow), images/<task id>.<ext>, manifest.json."""
@@ -19,10 +21,12 @@ def export_history(store, path: str, **filters) -> str:
         image = None
         if isinstance(row.image_path, str) and Path(row.image_path).exists():
             source = Path(row.image_path)
-            image = f"images/{row.id}{source.suffix}"
+            digest = hashlib.sha256(source.read_bytes()).hexdigest()
+            # a well-formed id names the file; anything else (an older mjnb stored ids unchecked)
+            # is named by the image's hash, so no row can write outside `images/`
+            image = f"images/{row.id if is_task_id(row.id) else digest}{source.suffix}"
             shutil.copyfile(source, out / image)
-            manifest.append({"id": row.id, "prompt": row.prompt, "image": image,
-                             "sha256": hashlib.sha256(source.read_bytes()).hexdigest()})
+            manifest.append({"id": row.id, "prompt": row.prompt, "image": image, "sha256": digest})
         exported.append(image)
     df = df.assign(exported_image=exported)
     flat = df.copy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -18,26 +19,67 @@ MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "
         "BMP": "image/bmp"}
 
 
-def check_image(data: bytes, field: str, max_bytes: int) -> str:
-    """The image's MIME type, or a ValidationError naming `field` when it is too big or not an image."""
+MAX_PIXELS = 64_000_000  # Config.max_image_pixels' default: an upscale is 16.8 M, a grid 4.2 M
+
+
+class ImageTooLargeError(ValidationError):
+    """An image over max_image_bytes or max_image_pixels (a real image, but refused)."""
+
+
+def check_image(data: bytes, field: str, max_bytes: int, max_pixels: int = MAX_PIXELS) -> str:
+    """The image's MIME type, or a ValidationError naming `field` when it is too big or not an image.
+
+    Only the header is read: the pixel count is checked before anything is decoded, so a small
+    file claiming gigapixels costs no memory."""
     if len(data) > max_bytes:
-        raise ValidationError(f"{field}: the image is {len(data) / 1e6:.1f} MB; the limit is "
-                              f"{max_bytes / 1e6:.1f} MB. Downscale it or save it as JPEG", field=field)
+        raise ImageTooLargeError(f"{field}: the image is {len(data) / 1e6:.1f} MB; the limit is "
+                              f"{max_bytes / 1e6:.1f} MB (max_image_bytes). Downscale it or save it as JPEG",
+                              field=field)
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format
+            _check_pixels(img.size, field, max_pixels)
             img.verify()
-    except Image.DecompressionBombError:  # a few KB can claim gigapixels; Pillow refuses to open it
-        raise ValidationError(f"{field}: the image claims more pixels than Pillow will open "
-                              f"(over {Image.MAX_IMAGE_PIXELS * 2:,}); downscale it", field=field) from None
+    except ValidationError:
+        raise
+    except Image.DecompressionBombError:  # past Pillow's own limit: it refuses to even open it
+        raise _too_many_pixels(field, None, max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValidationError(f"{field}: the data does not decode as an image ({exc.__class__.__name__}); "
                               f"give PNG, JPEG, WebP or GIF", field=field) from None
     return MIME.get(fmt or "", "image/png")
 
 
+def open_image(data: bytes, max_pixels: int = MAX_PIXELS, field: str = "image") -> Image.Image:
+    """Decode image bytes, refusing before decoding when they claim more than `max_pixels`."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        _check_pixels(img.size, field, max_pixels)
+        img.load()
+    except ValidationError:
+        raise
+    except Image.DecompressionBombError:
+        raise _too_many_pixels(field, None, max_pixels) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValidationError(f"{field}: the data does not decode as an image ({exc.__class__.__name__})",
+                              field=field) from None
+    return img
+
+
+def _check_pixels(size: tuple[int, int], field: str, max_pixels: int) -> None:
+    if size[0] * size[1] > max_pixels:
+        raise _too_many_pixels(field, size, max_pixels)
+
+
+def _too_many_pixels(field: str, size, max_pixels: int) -> ImageTooLargeError:
+    shown = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} Mpx)" if size else "more pixels than Pillow opens"
+    return ImageTooLargeError(f"{field}: the image is {shown}; the limit is {max_pixels / 1e6:g} Mpx "
+                           f"(max_image_pixels). If you really need it, raise max_image_pixels "
+                           f"(mjnb.configure(max_image_pixels=...) or MJNB_MAX_IMAGE_PIXELS)", field=field)
+
+
 def image_bytes(value: ImageInput, field: str, max_bytes: int,
-                fetch: Callable[[str], bytes] | None = None) -> bytes:
+                fetch: Callable[[str], bytes] | None = None, max_pixels: int = MAX_PIXELS) -> bytes:
     """Bytes of an image given as a path, bytes, PIL image, data URL or http(s) URL (via `fetch`)."""
     if isinstance(value, Image.Image):
         buf = io.BytesIO()
@@ -68,13 +110,14 @@ def image_bytes(value: ImageInput, field: str, max_bytes: int,
     else:
         raise ValidationError(f"{field}: expected a file path, bytes, a PIL image, a data URL or an "
                               f"http(s) URL, not {type(value).__name__}", field=field)
-    check_image(data, field, max_bytes)
+    check_image(data, field, max_bytes, max_pixels)
     return data
 
 
-def data_url(data: bytes, field: str = "image", max_bytes: int = 10 * 1024 * 1024) -> str:
+def data_url(data: bytes, field: str = "image", max_bytes: int = 10 * 1024 * 1024,
+             max_pixels: int = MAX_PIXELS) -> str:
     """`data:image/<type>;base64,...` for checked image bytes (what every flavour accepts)."""
-    mime = check_image(data, field, max_bytes)
+    mime = check_image(data, field, max_bytes, max_pixels)
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -140,7 +183,10 @@ def box_preview_png(img: Image.Image, box, max_side: int) -> bytes:
 
 
 class ImageCache:
-    """Final images on disk by content hash, each with a thumbnail: relay URLs die after a day."""
+    """Final images on disk by content hash, each with a thumbnail: relay URLs die after a day.
+
+    File names come from the SHA-256 of the bytes only, never from a task id or a URL a server
+    sent, so no answer can place a file outside `folder`."""
 
     THUMB_SIDE = 256
 
@@ -168,8 +214,13 @@ class ImageCache:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write then rename, so a killed process never leaves half an image behind."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: leave no partial file behind to fill it further
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def split_grid(img: Image.Image) -> list[Image.Image]:

@@ -271,14 +271,32 @@ def _to_int(value: Any, default: int) -> int:
         return default
 
 
+# What a task id may look like (the client checks ids it sends against the same pattern). Ids come
+# from servers and end up in URLs, SQL rows and cache names: anything else is refused where parsed.
+TASK_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
 def task_id(value: Any) -> str | None:
-    """Ids arrive as strings or JSON numbers; keep them as decimal strings."""
+    """Ids arrive as strings or JSON numbers; keep them as decimal strings. None when missing or
+    malformed (`../../x`, a NUL, 10 kB of text): a server's id is untrusted input."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else None
-    text = str(value).strip()
-    return text or None
+        if not value.is_integer():
+            return None
+        value = int(value)
+    if isinstance(value, int):
+        text = str(value) if abs(value) < 10 ** 64 else ""  # str() of a huge int is slow and useless
+    elif isinstance(value, str):
+        text = value.strip() if len(value) <= 256 else ""
+    else:
+        return None  # a list, an object: not an id
+    return text if TASK_ID.fullmatch(text) else None
+
+
+def is_task_id(value: Any) -> bool:
+    """True for a well-formed id string (what task_id() keeps unchanged)."""
+    return isinstance(value, str) and TASK_ID.fullmatch(value) is not None
 
 
 def _time(value: Any) -> datetime | None:
@@ -354,7 +372,7 @@ class SubmitResult:
         if isinstance(value, (list, tuple)):
             return [i for i in (task_id(v) for v in value) if i]
         if isinstance(value, str) and "," in value:
-            return [i.strip() for i in value.split(",") if i.strip()]
+            return [i for i in (task_id(part) for part in value.split(",")) if i]
         single = task_id(value)
         return [single] if single else []
 
@@ -415,7 +433,10 @@ class TaskSnapshot:
             raise TypeError(f"a task must be a JSON object, not {type(data).__name__}")
         ident = task_id(data.get("id"))
         if not ident:
-            raise ValueError("a task without an id")
+            if data.get("id") in (None, ""):
+                raise ValueError("a task without an id")
+            # not quoted: server text reaches messages only through the client's key scrubber
+            raise ValueError("a task with a malformed id (ids are 1-64 letters, digits, _ or -)")
         status = TaskStatus.parse(data.get("status"))
         props = data.get("properties") if isinstance(data.get("properties"), Mapping) else {}
         buttons = data.get("buttons") if isinstance(data.get("buttons"), list) else []

@@ -64,17 +64,27 @@ def parse_prompt(prompt: str | None) -> ParsedPrompt:
     result = ParsedPrompt()
     if not prompt:
         return result
-    text = prompt.strip()
-    matches = list(_FLAG.finditer(text))
-    body = text[: matches[0].start()] if matches else text
-    for i, m in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        _set(result, m[1].lower(), text[m.end():end].strip())
+    body, flags = split_params(prompt)
+    for flag, value in flags:
+        _set(result, flag, value)
     words = body.split()
     while words and _URL.match(words[0]):
         result.image_prompts.append(_URL.match(words.pop(0))[1])
     result.text = " ".join(words)
     return result
+
+
+def split_params(prompt: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """The prompt before its first --parameter, and each parameter as (lowercase name, raw value
+    text): the one tokenizing that the history's columns and the pre-submit checks share."""
+    text = (prompt or "").strip()
+    matches = list(_FLAG.finditer(text))
+    body = text[: matches[0].start()] if matches else text
+    flags = []
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        flags.append((m[1].lower(), text[m.end():end].strip()))
+    return body, flags
 
 
 def _set(result: ParsedPrompt, flag: str, value: str) -> None:

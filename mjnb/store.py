@@ -3,24 +3,34 @@ every cached image, and the user's tags, notes and ratings; read back as pandas 
 
 Safe for two kernels at once (WAL, a busy timeout, short transactions). No network here: the
 client and the tasks call in with what they saw.
+
+A disk that refuses (a read-only or full MJNB_HOME, a file where the folder should be) never
+stops a task: the history warns once (HistoryWarning) and keeps nothing more in this process;
+reads then show what an earlier session kept, if it can be read, else nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
+import logging
 import os
 import sqlite3
+import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ValidationError
+from .errors import HistoryWarning, MjnbError, ValidationError
 from .images import ImageCache
-from .models import SubmitResult, TaskSnapshot
+from .models import SubmitResult, TaskSnapshot, is_task_id
 from .params import PARAMS, parse_prompt
+
+log = logging.getLogger("mjnb")
 
 SCHEMA_VERSION = 1
 TERMINAL = ("SUCCESS", "FAILURE", "CANCEL")
@@ -95,30 +105,213 @@ def default_home() -> Path:
     return Path(os.environ.get("MJNB_HOME") or Path.home() / ".mjnb").expanduser()
 
 
+# SQLite's primary result codes for "the disk refused" (PERM, READONLY, IOERR, CORRUPT, FULL,
+# CANTOPEN, PROTOCOL, NOLFS, NOTADB) and for "another connection holds the lock" (BUSY, LOCKED)
+_DISK_CODES = {3, 8, 10, 11, 13, 14, 15, 22, 26}
+_BUSY_CODES = {5, 6}
+_DISK_WORDS = ("readonly", "disk", "unable to open", "not a database", "malformed", "i/o error",
+               "authorization denied")
+# where reads go: the database file read-write, the file read-only, or an empty in-memory schema
+_READ_WRITE, _READ_ONLY, _EMPTY = 0, 1, 2
+
+
+def _problem(exc: BaseException) -> str | None:
+    """'disk' when the disk refused (read-only, full, missing, not a folder, corrupt), 'busy' when
+    another kernel held the database past the busy timeout, None for anything else (a bug: raise)."""
+    if isinstance(exc, OSError):
+        return "disk" if exc.errno is not None else None  # PIL's UnidentifiedImageError has no errno
+    if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+        return None  # IntegrityError, ProgrammingError...: mjnb's own mistakes
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        primary = code & 0xFF
+        return "disk" if primary in _DISK_CODES else "busy" if primary in _BUSY_CODES else None
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return "busy"
+    return "disk" if any(w in text for w in _DISK_WORDS) or type(exc) is sqlite3.DatabaseError else None
+
+
+def _automatic(default: Any = None):
+    """A write mjnb makes by itself (submits, snapshots, images, seeds): a refusing disk makes the
+    history stop keeping (one warning) and the write a no-op; it never reaches the user's call."""
+    def wrap(method):
+        @functools.wraps(method)
+        def write(self: "History", *args, **kwargs):
+            if not self.keeping:
+                return default
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                kind = _problem(exc)
+                if kind is None:
+                    raise
+                if kind == "busy":  # another kernel held the lock 30 s: lose this write, not the rest
+                    log.warning("mjnb: the history at %s is busy (another kernel holds it); "
+                                "one %s was not recorded", self.home, method.__name__)
+                else:
+                    self._stop_keeping(exc)
+                return default
+        return write
+    return wrap
+
+
+def _by_user(method):
+    """A write the user asked for (tag, note, rate): it cannot silently vanish, so a refusing disk
+    raises a clear MjnbError (and stops the history keeping, with its one warning)."""
+    @functools.wraps(method)
+    def write(self: "History", *args, **kwargs):
+        if self.keeping:
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                kind = _problem(exc)
+                if kind is None:
+                    raise
+                if kind == "busy":
+                    raise MjnbError("the history is busy: another kernel held it for 30 s",
+                                    hint="Try again in a moment") from None
+                self._stop_keeping(exc)
+        raise MjnbError(f"this session keeps no history ({self.problem}), so tags, notes and ratings have "
+                        f"nowhere to go", hint="Point MJNB_HOME at a writable folder with free space, then "
+                                               "call mjnb.configure() for a new client")
+    return write
+
+
+def _reading(method):
+    """A read: when the database cannot be read as it is, read it read-only, else read an empty
+    schema, so history(), resume() and the cards never see a raw sqlite3 error."""
+    @functools.wraps(method)
+    def read(self: "History", *args, **kwargs):
+        while True:
+            level = self._level
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                kind = _problem(exc)
+                if kind is None or level >= _EMPTY:
+                    raise
+                if kind == "busy":
+                    raise MjnbError("the history is busy: another kernel held it for 30 s",
+                                    hint="Try again in a moment") from None
+                self._fall_back(level, exc)
+    return read
+
+
+def _outside_mjnb() -> int:
+    """The stacklevel of the first caller outside this package, so a notebook shows the warning
+    against the user's cell rather than a line of mjnb (1 on mjnb's own threads)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1  # level 1: the function that calls warn() (and this)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level if frame is not None else 1
+
+
 class History:
     """One history database (and its image cache) under `home`."""
 
     def __init__(self, home: os.PathLike | str | None = None):
         self.home = Path(home).expanduser() if home else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "history.sqlite3"
         self.cache = ImageCache(self.home / "images")
         self._local = threading.local()
-        self._migrate()
+        self._lock = threading.Lock()
+        self._level = _READ_WRITE
+        self.problem: str | None = None  # why this history stopped keeping (None while it keeps)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except Exception as exc:
+            if _problem(exc) is None:
+                raise
+            self._stop_keeping(exc)
 
     def __repr__(self) -> str:
-        return f"<mjnb.History {self.path}>"
+        return f"<mjnb.History {self.path}{'' if self.keeping else f' (not keeping: {self.problem})'}>"
+
+    @property
+    def keeping(self) -> bool:
+        """False once the disk refused a write: from then on this history records nothing."""
+        return self.problem is None
+
+    # ------------------------------------------------------------ a disk that refuses
+
+    def _stop_keeping(self, exc: BaseException) -> None:
+        """Record nothing more in this process, and say so once, with what to do."""
+        with self._lock:
+            if self.problem is not None:
+                return
+            self.problem = self._reason(exc)
+            self._level = max(self._level, _READ_ONLY)
+        log.debug("history stopped keeping", exc_info=exc)
+        warnings.warn(HistoryWarning(
+            f"mjnb cannot write its history in MJNB_HOME={self.home}: {self.problem}. Tasks still run and "
+            f"show their images, but from now on this session keeps no submits, tasks or images on disk. "
+            f"Point MJNB_HOME at a writable folder with free space, or call mjnb.configure(history=False) "
+            f"to run without a history."), stacklevel=_outside_mjnb())
+
+    def _reason(self, exc: BaseException) -> str:
+        if self.home.exists() and not self.home.is_dir():
+            return "it is a file, not a folder"
+        if isinstance(exc, OSError):
+            where = f" ({exc.filename})" if exc.filename else ""
+            return f"{exc.strerror or type(exc).__name__}{where}"
+        text = str(exc) or type(exc).__name__
+        if self.home.is_dir() and not os.access(self.home, os.W_OK):
+            text += " (the folder is read-only)"
+        return text
+
+    def _fall_back(self, level: int, exc: BaseException) -> None:
+        """Reads at `level` failed: stop keeping (if still keeping), then read one level lower."""
+        if self.keeping:
+            self._stop_keeping(exc)
+        with self._lock:
+            if self._level == level:
+                self._level = level + 1
 
     # ------------------------------------------------------------ connections and schema
 
     def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
+        """This thread's connection for the current level (read-write, read-only or empty)."""
+        conns = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        level = self._level
+        db = conns.get(level)
         if db is None:
+            db = conns[level] = self._open(level)
+        return db
+
+    def _open(self, level: int) -> sqlite3.Connection:
+        if level == _READ_WRITE:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL keeps committed data across a process kill
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # WAL keeps committed data across a process kill
+                db.execute("PRAGMA busy_timeout=30000")
+            except BaseException:
+                db.close()
+                raise
+            return db
+        if level == _READ_ONLY:  # what earlier sessions kept, read without writing a byte
+            # mode=ro needs the WAL's -shm file or a writable folder; immutable=1 needs neither
+            for flags in ("mode=ro", "mode=ro&immutable=1"):
+                try:
+                    db = sqlite3.connect(f"{self.path.absolute().as_uri()}?{flags}", uri=True,
+                                         isolation_level=None)
+                except sqlite3.Error:
+                    continue
+                try:
+                    db.execute("SELECT id FROM tasks LIMIT 0").fetchall()
+                    db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                    return db
+                except sqlite3.Error:
+                    db.close()
+            with self._lock:  # no readable history here (none yet, or a broken file)
+                self._level = max(self._level, _EMPTY)
+        db = sqlite3.connect(":memory:", isolation_level=None)  # nothing readable: an empty history
+        self._create_schema(db)
         return db
 
     @contextlib.contextmanager
@@ -131,7 +324,13 @@ class History:
             yield db
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # a full disk or an I/O error may have rolled back already; a second ROLLBACK would
+            # replace the real error with "cannot rollback - no transaction is active"
+            if db.in_transaction:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.debug("rollback failed", exc_info=True)
             raise
 
     def _write(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
@@ -140,25 +339,30 @@ class History:
 
     def _migrate(self) -> None:
         with self._transaction() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer mjnb (schema {version}); upgrade mjnb")
-            for v in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[v].split(";"):  # no ";" inside the scripts
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),))
+            self._create_schema(db)
+
+    def _create_schema(self, db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} was written by a newer mjnb (schema {version}); upgrade mjnb")
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[v].split(";"):  # no ";" inside the scripts
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),))
 
     @property
+    @_reading
     def schema_version(self) -> int:
         return int(self._db().execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
 
     # ------------------------------------------------------------ writes (called by client and tasks)
 
-    def submit_started(self, server: str, endpoint: str, body: dict, context: dict) -> int:
-        """Record a submit before it is sent; returns its row id."""
+    @_automatic()
+    def submit_started(self, server: str, endpoint: str, body: dict, context: dict) -> int | None:
+        """Record a submit before it is sent; returns its row id (None when the history keeps nothing)."""
         cur = self._write(
             "INSERT INTO submits (created, server, endpoint, body, state, experiment, parent_id, custom_id, button)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
@@ -167,6 +371,7 @@ class History:
              context.get("button")))
         return cur.lastrowid
 
+    @_automatic()
     def submit_finished(self, submit_id: int, result: SubmitResult, snapshots: list[TaskSnapshot],
                         context: dict) -> None:
         """Complete a submit with its answer and create the task rows it made."""
@@ -179,11 +384,13 @@ class History:
             for snap in snapshots:
                 self._upsert_task(db, context["server"], snap, {**context, "submit_id": submit_id})
 
+    @_automatic()
     def submit_failed(self, submit_id: int, error: Exception, maybe_submitted: bool) -> None:
         self._write("UPDATE submits SET outcome=?, code=?, error=?, finished=? WHERE id=?",
                     ("unknown" if maybe_submitted else "refused", getattr(error, "code", None), str(error),
                      time.time(), submit_id))
 
+    @_automatic()
     def submit_reconciled(self, submit_id: int, snapshots: list[TaskSnapshot], context: dict,
                           how: str, error: str | None = None) -> None:
         """A submit whose answer was lost turned out to have made these tasks (found by its state):
@@ -197,6 +404,7 @@ class History:
             for snap in snapshots:
                 self._upsert_task(db, context["server"], snap, {**context, "submit_id": submit_id})
 
+    @_automatic()
     def task_seen(self, server: str, snapshot: TaskSnapshot, context: dict) -> None:
         """A new state of a task: update its row and add a point to its progress timeline."""
         with self._transaction() as db:
@@ -238,6 +446,7 @@ class History:
         db.execute(f'INSERT INTO tasks ({",".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) VALUES ({placeholders}) '
                    f"ON CONFLICT(server, id) DO UPDATE SET {updates}", [values[n] for n in names])
 
+    @_automatic()
     def image_stored(self, server: str, task_id: str, info: dict, size: int) -> None:
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO images VALUES (?,?,?,?,?,?,?)",
@@ -245,26 +454,34 @@ class History:
                         time.time()))
             db.execute("UPDATE tasks SET image_hash=? WHERE server=? AND id=?", (info["hash"], server, task_id))
 
-    def cache_image(self, server: str, task_id: str, data: bytes) -> dict:
-        """Keep a task's final image on disk and link it; returns the cache entry."""
+    @_automatic()
+    def cache_image(self, server: str, task_id: str, data: bytes) -> dict | None:
+        """Keep a task's final image on disk and link it; returns the cache entry (None when the
+        history keeps nothing: the caller still holds the bytes)."""
         info = self.cache.put(data)
         self.image_stored(server, task_id, info, len(data))
         return info
 
+    @_reading
     def cached_image(self, server: str, task_id: str) -> bytes | None:
         """The cached final image of a task, if any (works after its URL expired)."""
         row = self._db().execute(
             "SELECT i.path FROM tasks t JOIN images i ON i.hash = t.image_hash WHERE t.server=? AND t.id=?",
             (server, task_id)).fetchone()
-        if row and Path(row[0]).exists():
+        if not row:
+            return None
+        try:
             return Path(row[0]).read_bytes()
-        return None
+        except OSError:  # gone or unreadable: the caller downloads it again
+            return None
 
+    @_automatic()
     def set_seed(self, server: str, task_id: str, seed: str) -> None:
         self._write("UPDATE tasks SET fetched_seed=? WHERE server=? AND id=?", (seed, server, task_id))
 
     # ------------------------------------------------------------ user annotations
 
+    @_by_user
     def tag(self, server: str, task_id: str, *tags: str) -> list[str]:
         for t in tags:
             if not isinstance(t, str) or not t.strip():
@@ -274,22 +491,26 @@ class History:
         self._write("UPDATE tasks SET tags=? WHERE server=? AND id=?", (json.dumps(merged), server, task_id))
         return merged
 
+    @_by_user
     def untag(self, server: str, task_id: str, *tags: str) -> list[str]:
         merged = [t for t in self.annotations(server, task_id)["tags"] if t not in tags]
         self._write("UPDATE tasks SET tags=? WHERE server=? AND id=?", (json.dumps(merged), server, task_id))
         return merged
 
+    @_by_user
     def note(self, server: str, task_id: str, text: str) -> None:
         if not isinstance(text, str):
             raise ValidationError(f"note must be a string, not {type(text).__name__}", field="note")
         self._write("UPDATE tasks SET note=? WHERE server=? AND id=?", (text, server, task_id))
 
+    @_by_user
     def rate(self, server: str, task_id: str, rating: int | None) -> None:
         if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
             raise ValidationError(f"rating must be an integer from 1 to 5 (or None to clear), not {rating!r}",
                                   field="rating")
         self._write("UPDATE tasks SET rating=? WHERE server=? AND id=?", (rating, server, task_id))
 
+    @_reading
     def annotations(self, server: str, task_id: str) -> dict:
         row = self._db().execute("SELECT tags, rating, note FROM tasks WHERE server=? AND id=?",
                                  (server, task_id)).fetchone()
@@ -299,13 +520,16 @@ class History:
 
     # ------------------------------------------------------------ reads
 
+    @_reading
     def unfinished(self, server: str) -> list[str]:
-        """Ids of tasks on `server` that were not finished when last seen."""
+        """Ids of tasks on `server` that were not finished when last seen (well-formed ids only: a
+        malformed one that an older mjnb stored must not break resume() for every other task)."""
         rows = self._db().execute(
             f"SELECT id FROM tasks WHERE server=? AND status NOT IN ({','.join('?' * len(TERMINAL))}) "
             "ORDER BY submit_time", (server, *TERMINAL)).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in rows if is_task_id(r[0])]
 
+    @_reading
     def unanswered_submits(self, server: str) -> list[dict]:
         """Submits sent with no answer: the task may exist but its id is unknown (oldest first)."""
         rows = self._db().execute("SELECT id, created, endpoint, body, error, state, outcome, experiment, "
@@ -316,6 +540,7 @@ class History:
                  "state": r[5], "outcome": r[6], "experiment": r[7], "parent_id": r[8], "custom_id": r[9],
                  "button": r[10]} for r in rows]
 
+    @_reading
     def claimed_task_ids(self, server: str, ids: Iterable[str], submit_id: int | None = None) -> set[str]:
         """Which of these task ids another recorded submit (not `submit_id`) already made: a lost
         answer is never matched to them."""
@@ -328,6 +553,7 @@ class History:
                 f"AND id IN ({','.join('?' * len(chunk))})", (server, submit_id, *chunk))}
         return found
 
+    @_reading
     def experiment_records(self, server: str, experiment: str) -> dict:
         """What an experiment left behind, for resuming it: its tasks (id, state, status) and its
         submits (state, outcome: sent/accepted/refused/unknown, error, task ids, prompt sent)."""
@@ -342,10 +568,12 @@ class History:
             (server, experiment))]
         return {"tasks": tasks, "submits": submits}
 
+    @_reading
     def missing_seeds(self) -> list[tuple[str, str]]:
         return self._db().execute("SELECT server, id FROM tasks WHERE status='SUCCESS' AND fetched_seed IS NULL "
                                   "AND seed IS NULL").fetchall()
 
+    @_reading
     def dataframe(self, *, since=None, until=None, status=None, action=None, prompt=None, tag=None,
                   experiment=None, server=None):
         """One row per task (see mjnb.history for the columns), and one per submit whose outcome is
@@ -392,6 +620,7 @@ class History:
             out.append(row)
         return out
 
+    @_reading
     def snapshots(self, task_ids: Iterable[str] | None = None, server: str | None = None):
         """The progress timeline: one row per change seen."""
         from .frames import snapshots_frame

@@ -7,7 +7,6 @@ through the client; it shows itself as a live card in Jupyter (a static card els
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import re
 import threading
@@ -17,9 +16,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import errors as E
-from .images import ImageInput, box_mask
+from .images import ImageInput, box_mask, open_image
 from .models import (GRID_ACTIONS, Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus,
                      change_buttons)
+from .prompt_check import check_prompt
 from .tracker import tracker_for
 
 if TYPE_CHECKING:
@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from .client import Client
 
 log = logging.getLogger("mjnb")
-# Image downloads and card clicks run here, off the tracker thread and the kernel's main thread.
-BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mjnb-bg")
+# Work off the tracker thread and the kernel's main thread, in two pools so that slow image
+# downloads (each bounded by the client's timeout) never hold up a click on a card.
+DOWNLOADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mjnb-download")
+ACTIONS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mjnb-action")
 PARENT_WAIT = 600.0  # seconds a button method waits for its task to finish before pressing
 
 
@@ -66,6 +68,16 @@ class Task:
             tracker_for(client).watch(self)
 
     # ------------------------------------------------------------ state
+
+    @property
+    def needs_polling(self) -> bool:
+        """For the tracker: unfinished, and not parked in MODAL waiting for the user."""
+        return not self.done and not self.awaiting_input
+
+    @property
+    def quiet_for(self) -> float:
+        """For the tracker: seconds since anything changed (or the server last answered a refresh)."""
+        return time.monotonic() - self.last_change
 
     @property
     def awaiting_input(self) -> bool:
@@ -126,7 +138,7 @@ class Task:
             except Exception:  # a broken view must not stop the tracker
                 log.exception("task listener failed")
 
-    def _update(self, snapshot: TaskSnapshot) -> bool:
+    def on_snapshot(self, snapshot: TaskSnapshot) -> bool:
         """Take a newer snapshot (the tracker or a refresh); True when anything changed."""
         with self._cond:
             old = self._snapshot
@@ -152,7 +164,7 @@ class Task:
     def _submitted(self, result: SubmitResult) -> None:
         self.submit_result = result
         if result.is_modal and self.status != TaskStatus.MODAL:
-            self._update(replace(self._snapshot, status=TaskStatus.MODAL))
+            self.on_snapshot(replace(self._snapshot, status=TaskStatus.MODAL))
 
     def _add_child(self, child: "Task") -> None:
         if child.id not in {c.id for c in self.children}:
@@ -162,12 +174,12 @@ class Task:
                     child.button_text = button.text
             self._emit("child")
 
-    def _set_connection(self, text: str | None) -> None:
+    def on_connection(self, text: str | None) -> None:
         if text != self.connection:
             self.connection = text
             self._emit("connection")
 
-    def _set_stalled(self, stalled: bool) -> None:
+    def on_stalled(self, stalled: bool) -> None:
         if stalled != self.stalled:
             self.stalled = stalled
             self._emit("stalled")
@@ -180,9 +192,9 @@ class Task:
 
     def refresh(self) -> "Task":
         """Fetch the task now (and track it again if it is unfinished)."""
-        self._update(self.client.latest(self.id))
+        self.on_snapshot(self.client.latest(self.id))
         self.last_change = time.monotonic()  # the server answered: start the stall clock again
-        self._set_stalled(False)
+        self.on_stalled(False)
         if not self.done and not self.awaiting_input:
             tracker_for(self.client).watch(self)
         return self
@@ -206,8 +218,10 @@ class Task:
                                              hint="Wait longer, or check the card for a stall")
                 self._cond.wait(0.5 if left is None else min(left, 0.5))
         if self.status == TaskStatus.SUCCESS and self.image_url:
-            try:  # the image is safe in the cache before wait() returns: relay URLs expire
-                self._final_bytes()
+            left = None if deadline is None else deadline - time.monotonic()
+            try:  # the image is safe in the cache before wait() returns (relay URLs expire), time allowing
+                if left is None or left > 0:
+                    self._final_bytes(timeout=left)
             except E.MjnbError as exc:
                 self._set_error(f"could not keep the image: {self._image_problem(exc)}")
         if self.status != TaskStatus.SUCCESS:
@@ -230,15 +244,15 @@ class Task:
 
     def _load_picture(self, url: str) -> None:
         self._shown_picture = self._picture_key(self._snapshot)
-        BACKGROUND.submit(self._download_picture, url)
+        DOWNLOADS.submit(self._download_picture, url)
 
     def _download_picture(self, url: str) -> None:
-        from PIL import Image
         final = url == self.image_url and self.status == TaskStatus.SUCCESS
         try:
             data = self._final_bytes() if final else self.client.download(url)
-            picture = Image.open(io.BytesIO(data))
-            picture.load()
+            if data is None:
+                return
+            picture = open_image(data, self.client.config.max_image_pixels)  # size checked before decoding
         except E.MjnbError as exc:
             self._set_error(f"could not load the image: {self._image_problem(exc)}")
             return
@@ -252,30 +266,34 @@ class Task:
         reads an id's first row, which a form (Custom Zoom, Vary Region, Remix) leaves without an
         image (spec §13 R3)."""
         if self._confirmed and "/mj/image/" in (self.image_url or ""):
-            return (f"{exc.summary}. The relay's image proxy cannot serve a task continued through a "
-                    f"form: new-api reads its first row, which has no image. Ask the relay's operator "
-                    f"to turn off image forwarding (MjForwardUrlEnabled)")
+            return ("the relay's image proxy cannot serve a task continued through a form (new-api "
+                    "reads the task's first row, which has no image). The job ran; to get its images, ask "
+                    "the relay's operator to turn off image forwarding (MjForwardUrlEnabled)")
         return str(exc)
 
-    def _final_bytes(self) -> bytes:
+    def _final_bytes(self, timeout: float | None = None) -> bytes | None:
         """The final image: from memory, else the history's cache (it outlives the URL), else
-        downloaded and cached at once (one download, however many threads ask)."""
-        with self._image_lock:
+        downloaded and cached at once (one download, however many threads ask), all within
+        `timeout` s. None when another thread's download of it is still running by then."""
+        if not self._image_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return None  # that download keeps the image when it arrives
+        try:
             if self._image_bytes is None:
                 data = self.client._cached_image(self.id)
                 if data is None:
-                    data = self.client.download(self.image_url)
+                    data = self.client.download(self.image_url, timeout=timeout)
                     self.client._cache_image(self.id, data)
                 self._image_bytes = data
             return self._image_bytes
+        finally:
+            self._image_lock.release()
 
     @property
     def image(self) -> "Image.Image | None":
         """The final image, full size (None until the task succeeds)."""
         if self.status != TaskStatus.SUCCESS or not self.image_url:
             return None
-        from PIL import Image
-        return Image.open(io.BytesIO(self._final_bytes()))
+        return open_image(self._final_bytes(), self.client.config.max_image_pixels)
 
     @property
     def tiles(self) -> "list[Image.Image]":
@@ -376,11 +394,20 @@ class Task:
                 button = replace(self._snapshot, buttons=self.buttons).button(button)
             except KeyError as exc:
                 raise E.ValidationError(str(exc.args[0]), field="button", task_id=self.id) from None
-        if button.via_change:
-            action = {ButtonKind.UPSCALE: "UPSCALE", ButtonKind.VARIATION: "VARIATION"}.get(button.kind, "REROLL")
-            child = self.client.change(self.id, action, button.index)
-        else:
-            child = self.client.action(self.id, button.custom_id, **kwargs)
+        try:
+            if button.via_change:
+                action = {ButtonKind.UPSCALE: "UPSCALE", ButtonKind.VARIATION: "VARIATION"}.get(button.kind, "REROLL")
+                child = self.client.change(self.id, action, button.index)
+            else:
+                child = self.client.action(self.id, button.custom_id, **kwargs)
+        except E.ParentNotReadyError as exc:
+            if self._confirmed and self.status == TaskStatus.SUCCESS:
+                # new-api checks an id's first row, which a form leaves MODAL (spec §13 R3)
+                exc.hint = ("This task was continued through a form (Custom Zoom, Vary Region, Remix): a "
+                            "new-api relay checks its first row, which stays MODAL, so it refuses every "
+                            "button here. Ask the relay's operator to turn off MjActionCheckSuccessEnabled")
+                exc.args = (exc._compose(),)
+            raise
         child.button_text = button.text
         self._add_child(child)
         return child
@@ -389,19 +416,24 @@ class Task:
         """U1-U4 on a grid."""
         return self.click(self._find(ButtonKind.UPSCALE, index=_index(index), what=f"U{index}"))
 
-    def vary(self, index: int, prompt: str | None = None) -> "Task":
-        """V1-V4 on a grid; `prompt` edits it when the account has Remix on."""
+    def vary(self, index: int, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        """V1-V4 on a grid; `prompt` edits it when the account has Remix on (its parameters are
+        checked before the button is pressed unless validate=False, see prompt_check)."""
+        _check(prompt, validate)
         child = self.click(self._find(ButtonKind.VARIATION, index=_index(index), what=f"V{index}"))
         return child._remix(prompt)
 
-    def reroll(self, prompt: str | None = None) -> "Task":
-        """🔄: the same prompt drawn again."""
+    def reroll(self, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        """🔄: the same prompt drawn again (`prompt`, `validate`: see vary)."""
+        _check(prompt, validate)
         return self.click(self._find(ButtonKind.REROLL, what="reroll"))._remix(prompt)
 
-    def vary_subtle(self, prompt: str | None = None) -> "Task":
+    def vary_subtle(self, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        _check(prompt, validate)
         return self.click(self._find(ButtonKind.VARY_SUBTLE, what="Vary (Subtle)"))._remix(prompt)
 
-    def vary_strong(self, prompt: str | None = None) -> "Task":
+    def vary_strong(self, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        _check(prompt, validate)
         return self.click(self._find(ButtonKind.VARY_STRONG, what="Vary (Strong)"))._remix(prompt)
 
     def upscale_subtle(self) -> "Task":
@@ -417,48 +449,55 @@ class Task:
                                     f"zoom(factor) for any value from 1 to 2", field="factor")
         return self.click(self._find(ButtonKind.ZOOM_OUT, zoom=float(factor), what=f"Zoom Out {factor:g}x"))
 
-    def pan(self, direction: str, prompt: str | None = None) -> "Task":
-        """⬅️ ➡️ ⬆️ ⬇️: extend the image to the left, right, up or down."""
+    def pan(self, direction: str, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        """⬅️ ➡️ ⬆️ ⬇️: extend the image to the left, right, up or down (`prompt`, `validate`: see vary)."""
         d = str(direction).strip().lower()
         if d not in ("left", "right", "up", "down"):
             raise E.ValidationError(f"direction must be left, right, up or down, not {direction!r}",
                                     field="direction")
+        _check(prompt, validate)
         return self.click(self._find(ButtonKind.PAN, direction=d, what=f"pan {d}"))._remix(prompt)
 
-    def zoom(self, factor: float, prompt: str | None = None) -> "Task":
-        """Custom Zoom: zoom out by any factor from 1 to 2, optionally with a new prompt."""
+    def zoom(self, factor: float, prompt: str | None = None, *, validate: bool = True) -> "Task":
+        """Custom Zoom: zoom out by any factor from 1 to 2, optionally with a new prompt (checked
+        unless validate=False; without one, Midjourney's own final prompt is sent unchecked)."""
         try:
             value = float(factor)
         except (TypeError, ValueError):
             value = float("nan")
         if not 1.0 <= value <= 2.0:
             raise E.ValidationError(f"factor must be a number from 1 to 2, not {factor!r}", field="factor")
+        text = zoom_prompt(prompt or self.final_prompt or self.prompt, value)
+        _check(text if prompt else None, validate)
         child = self.click(self._find(ButtonKind.CUSTOM_ZOOM, what="Custom Zoom"))
-        return child.confirm(prompt=zoom_prompt(prompt or self.final_prompt or self.prompt, value))
+        return child.confirm(prompt=text, validate=False)
 
     def vary_region(self, mask: ImageInput | None = None, *, box: tuple | None = None,
-                    prompt: str | None = None) -> "Task":
+                    prompt: str | None = None, validate: bool = True) -> "Task":
         """Vary (Region): regenerate the white part of `mask`, or the rectangle `box`
-        (x0, y0, x1, y1 as fractions 0-1 of the image, or pixels)."""
+        (x0, y0, x1, y1 as fractions 0-1 of the image, or pixels); `prompt`, `validate`: see vary."""
         if (mask is None) == (box is None):
             raise E.ValidationError("give either mask (an image, white = area to change) or box "
                                     "(x0, y0, x1, y1)", field="mask")
+        _check(prompt, validate)
         child = self.click(self._find(ButtonKind.VARY_REGION, what="Vary (Region)"))
-        return child.confirm(prompt=prompt, mask=mask, box=box)
+        return child.confirm(prompt=prompt, mask=mask, box=box, validate=False)
 
     def confirm(self, prompt: str | None = None, mask: ImageInput | None = None, *,
-                box: tuple | None = None) -> "Task":
+                box: tuple | None = None, validate: bool = True) -> "Task":
         """Continue a MODAL task (Custom Zoom, Vary Region, remix) with its prompt and/or mask.
 
         For Vary Region, `box` (x0, y0, x1, y1, fractions or pixels of the parent image) is turned
-        into the black-and-white mask the server wants, at the parent image's full size."""
+        into the black-and-white mask the server wants, at the parent image's full size. The
+        prompt's parameters are checked first unless validate=False (see prompt_check)."""
+        _check(prompt, validate)
         if box is not None:
             parent = self.parent
             if parent is None or parent.image is None:
                 raise E.ValidationError(f"task {self.id} has no finished parent image to draw a box on",
                                         field="box", task_id=self.id)
             mask = box_mask(parent.image.size, box)
-        self.client.modal(self.id, prompt, mask=mask)  # calls _modal_sent on this task
+        self.client.modal(self.id, prompt, mask=mask, validate=False)  # calls _modal_sent on this task
         return self
 
     def _modal_sent(self, prompt: str | None) -> None:
@@ -467,7 +506,7 @@ class Task:
             return
         self._confirmed = True
         self._sent_prompt = prompt or None
-        self._update(replace(self._snapshot, status=TaskStatus.NOT_START, prompt=prompt or self._snapshot.prompt))
+        self.on_snapshot(replace(self._snapshot, status=TaskStatus.NOT_START, prompt=prompt or self._snapshot.prompt))
         tracker_for(self.client).watch(self)
 
     def _remix(self, prompt: str | None) -> "Task":
@@ -484,7 +523,7 @@ class Task:
             raise E.ValidationError(f"task {self.id} went ahead without asking for a prompt: Remix is off "
                                     f"for this account, so the new prompt was not used", field="prompt",
                                     task_id=self.id)
-        return self.confirm(prompt=prompt)
+        return self.confirm(prompt=prompt, validate=False)  # checked before the button was pressed
 
     # ------------------------------------------------------------ display
 
@@ -492,13 +531,16 @@ class Task:
     def card(self):
         """The live card widget (built once)."""
         if self._card is None:
-            from .widgets import TaskCard
-            self._card = TaskCard(self)
+            if _VIEWS.get("card") is None:
+                raise RuntimeError("no card view is registered: import mjnb (which loads mjnb.widgets)")
+            self._card = _VIEWS["card"](self)
         return self._card
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        from .widgets import static_html
-        bundle = {"text/plain": repr(self), "text/html": static_html(self)}
+        static = _VIEWS.get("static_html")
+        bundle = {"text/plain": repr(self)}
+        if static is not None:
+            bundle["text/html"] = static(self)
         try:
             bundle.update(self.card._repr_mimebundle_(include=include, exclude=exclude) or {})
         except Exception:  # no widget support here: the static card stays
@@ -519,10 +561,26 @@ class Task:
     __str__ = __repr__
 
 
+# The views sit above the Task and register themselves here (mjnb.widgets does, on import), so a
+# Task can show itself as a card without this module importing the widget layer.
+_VIEWS: dict[str, Callable | None] = {"card": None, "static_html": None}
+
+
+def register_views(card: Callable[[Task], Any], static_html: Callable[[Task], str]) -> None:
+    """Set how Tasks display: `card(task)` builds the live widget, `static_html(task)` the fallback."""
+    _VIEWS.update(card=card, static_html=static_html)
+
+
 def zoom_prompt(prompt: str, factor: float) -> str:
     """The prompt with its --zoom set to `factor` (Custom Zoom requires one)."""
     base = re.sub(r"\s--zoom\s+\S+", "", " " + (prompt or "")).strip()
     return f"{base} --zoom {factor:g}".strip()
+
+
+def _check(prompt: str | None, validate: bool) -> None:
+    """Refuse, before anything is sent, a prompt whose parameters Midjourney would refuse."""
+    if validate and prompt is not None:
+        check_prompt(prompt)
 
 
 def _index(index: int) -> int:
@@ -536,7 +594,8 @@ def _keep_known(old: TaskSnapshot, new: TaskSnapshot) -> TaskSnapshot:
     fill = {}
     if not new.prompt and old.prompt:
         fill["prompt"] = old.prompt
-    if new.action == TaskAction.UNKNOWN and old.action != TaskAction.UNKNOWN:
+    vague = (TaskAction.UNKNOWN, TaskAction.MODAL)  # a relay's second row after a form says MODAL (R3)
+    if new.action in vague and old.action not in vague:
         fill["action"] = old.action
     if not new.parent_id and old.parent_id:
         fill["parent_id"] = old.parent_id

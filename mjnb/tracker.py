@@ -13,14 +13,37 @@ import math
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from . import errors as E
-from .models import newest_per_id
+from .models import is_task_id, newest_per_id
 
 if TYPE_CHECKING:
     from .client import Client
-    from .task import Task
+    from .models import TaskSnapshot
+
+
+class Watched(Protocol):
+    """What the tracker needs of a task it keeps fresh: the one interface between them."""
+
+    id: str
+
+    @property
+    def needs_polling(self) -> bool:
+        """Unfinished and not parked in MODAL waiting for the user."""
+
+    @property
+    def quiet_for(self) -> float:
+        """Seconds since the task last changed."""
+
+    def on_snapshot(self, snapshot: "TaskSnapshot") -> bool:
+        """A newer answer from the server; True when it changed anything."""
+
+    def on_connection(self, problem: str | None) -> None:
+        """The server cannot be reached (problem) or can again (None)."""
+
+    def on_stalled(self, stalled: bool) -> None:
+        """Whether the task has been quiet for longer than stall_after (called every cycle)."""
 
 log = logging.getLogger("mjnb.tracker")
 TRANSIENT = (E.TransportError, E.ServerError, E.RateLimitedError)
@@ -31,7 +54,7 @@ class Tracker:
 
     def __init__(self, client: "Client"):
         self.client = client
-        self._tasks: dict[str, "Task"] = {}
+        self._tasks: dict[str, Watched] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,8 +65,11 @@ class Tracker:
 
     # ------------------------------------------------------------ public
 
-    def watch(self, task: "Task") -> None:
+    def watch(self, task: Watched) -> None:
         """Keep `task` fresh until it is finished; polls soon."""
+        if not is_task_id(task.id):  # it could only make every batched poll fail
+            log.warning("tracker: not tracking a task whose id is malformed")
+            return
         with self._lock:
             self._tasks[task.id] = task
             if self._thread is None or not self._thread.is_alive():
@@ -62,7 +88,7 @@ class Tracker:
         interval = config.poll_interval
         while True:
             with self._lock:
-                for ident in [i for i, t in self._tasks.items() if not _is_live(t)]:
+                for ident in [i for i, t in self._tasks.items() if not t.needs_polling]:
                     del self._tasks[ident]
                 live = list(self._tasks.values())
                 if not live:
@@ -89,7 +115,7 @@ class Tracker:
                 interval = config.poll_interval
                 time.sleep(max(0.0, polled_at + interval - time.monotonic()))
 
-    def _poll(self, live: list["Task"]) -> bool:
+    def _poll(self, live: list[Watched]) -> bool:
         by_id = {t.id: t for t in live}
         try:
             snapshots = self._fetch_all(list(by_id))
@@ -98,17 +124,21 @@ class Tracker:
                 log.info("tracker: %s; retrying", exc.summary)
             self.reconnecting = True
             for task in live:
-                task._set_connection(f"reconnecting: {exc.summary}")
+                task.on_connection(f"reconnecting: {exc.summary}")
             return False
         if self.reconnecting:
             self.reconnecting = False
             for task in live:
-                task._set_connection(None)
+                task.on_connection(None)
         changed = False
         for snap in snapshots:
             task = by_id.get(snap.id)
-            if task is not None and task._update(snap):
-                changed = True
+            if task is None:
+                continue
+            try:  # one task that cannot take its state must not keep the others stale
+                changed = task.on_snapshot(snap) or changed
+            except Exception:
+                log.exception("tracker: task %s could not take its new state", snap.id)
         return changed
 
     def _fetch_all(self, ids: list[str]):
@@ -122,29 +152,33 @@ class Tracker:
             else:
                 snapshots = newest_per_id(snapshots)  # a relay lists an id twice after a modal
                 missing = set(ids) - {s.id for s in snapshots}
-                return snapshots + self._fetch_each(sorted(missing))
+                # the server answered the list, so a failing fetch is that one task's problem
+                return snapshots + self._fetch_each(sorted(missing), server_up=True)
         return self._fetch_each(ids)
 
-    def _fetch_each(self, ids: list[str]):
-        out = []
+    def _fetch_each(self, ids: list[str], server_up: bool = False):
+        """Fetch one by one. A failure is the server's (raised, so cards say reconnecting) only
+        when nothing else answers; else it is that task's (an unparsable answer): skip it."""
+        out, failures = [], []
         for ident in ids:
             self.requests += 1
             try:
                 out.append(self.client.fetch(ident))
             except E.NotFoundError:
                 continue  # not visible yet, or gone; a stall will say so if it lasts
+            except TRANSIENT as exc:
+                failures.append(exc)
+                if not server_up and not out and len(failures) >= 2:
+                    raise  # two failures and no answer: the server is down, stop asking
+                log.debug("tracker: task %s: %s", ident, exc.summary)
+        if failures and not out and not server_up:
+            raise failures[0]
         return out
 
-    def _check_stalls(self, live: list["Task"]) -> None:
+    def _check_stalls(self, live: list[Watched]) -> None:
         limit = self.client.config.stall_after
-        now = time.monotonic()
         for task in live:
-            task._set_stalled(now - task.last_change > limit)
-
-
-def _is_live(task: "Task") -> bool:
-    """Worth polling: not finished, and not parked in MODAL waiting for the user."""
-    return not task.status.is_terminal and not task.awaiting_input
+            task.on_stalled(task.quiet_for > limit)
 
 
 _trackers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

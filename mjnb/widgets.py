@@ -17,6 +17,7 @@ import ipywidgets as W
 from . import errors as E
 from .images import box_preview_png, thumbnail_png
 from .models import Button, ButtonKind, TaskStatus
+from .task import ACTIONS, register_views  # clicks run in ACTIONS, never behind slow downloads
 
 DISPLAY_SIDE = 512  # cards show images at most this big; task.image keeps the full size
 CHILD_SIDE = 384  # child cards nest under their parent: smaller, so the lineage stays on screen
@@ -265,7 +266,6 @@ class TaskCard(W.VBox):
 
     def _run(self, action, after=None) -> None:
         """Run a Task method off the kernel's thread; its error lands on the card."""
-        from .task import BACKGROUND
 
         def job():
             try:
@@ -280,7 +280,7 @@ class TaskCard(W.VBox):
                 if after:
                     after()
 
-        BACKGROUND.submit(job)
+        ACTIONS.submit(job)
 
     def _add_child_card(self, child) -> None:
         if any(getattr(c, "task", None) is child for c in self.children_box.children):
@@ -313,6 +313,8 @@ class PromptForm(W.VBox):
         from .task import zoom_prompt
         parent = task.client._tasks.get(task.parent_id) if task.parent_id else None
         base = task.prompt or (parent.final_prompt or parent.prompt if parent else "")
+        if kind == ButtonKind.DESCRIBE_PICK and not task.prompt:  # the picked line, not all four
+            base = _describe_candidate(base, task.snapshot.custom_id)
         if kind == ButtonKind.CUSTOM_ZOOM:
             title, value = "Custom Zoom: edit the prompt; --zoom takes 1 to 2", zoom_prompt(base, 1.8)
         else:
@@ -334,6 +336,14 @@ class PromptForm(W.VBox):
 
         self.submit.on_click(on_submit)
         super().__init__([W.HTML(f"<b>{html.escape(title)}</b>"), self.text, W.HBox([self.submit, self.status])])
+
+
+def _describe_candidate(text: str, custom_id: str) -> str:
+    """The n-th prompt of a DESCRIBE answer ('1️⃣ ...' blocks) for the PicReader::n button."""
+    from .models import classify
+    index = classify(custom_id)[1] or 0
+    blocks = [re.sub(r"^[0-9]\ufe0f?\u20e3\s*", "", b.strip()) for b in re.split(r"\n\s*\n", text) if b.strip()]
+    return blocks[index - 1] if 1 <= index <= len(blocks) else text
 
 
 class RegionForm(W.VBox):
@@ -394,3 +404,6 @@ def static_html(task) -> str:
            f"width:{task.progress}%'></div></div>")
     return (f"<div style='border:1px solid #d0d0d0;padding:8px;max-width:560px'>{header_html(task)}"
             f"{prompt_html(task)}{annotations_html(task)}{bar}{notice_html(task)}{image}<div style='margin-top:6px'>{buttons}</div></div>")
+
+
+register_views(TaskCard, static_html)  # how a Task shows itself (task.py keeps no view imports)

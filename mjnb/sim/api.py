@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from . import buttons as btn
+from . import midjourney_rules
 from . import render
 from .engine import Engine, SimError, SimTask, param, prompt_seed, prompt_zoom
 from .flavours import Flavour, Reply, json_reply
@@ -180,6 +181,8 @@ class Api:
             task.final_prompt = " ".join(f"<https://s.mj.run/{task.job_hash[:8]}{i}>"
                                          for i in range(len(links))) + " " + final
         task.tiles = self.engine.grid_tiles_generate(prompt, seed)
+        if reason := midjourney_rules.fail_reason(prompt, self.profile, default):
+            task.outcome, task.fail_reason = "invalid", reason  # Midjourney refuses the parameters
         if word:
             task.outcome = "banned"
         return self._accept(task, call, "imagine")
@@ -430,6 +433,8 @@ class Api:
         if task.modal == "picreader":
             task.tiles = self.engine.grid_tiles_generate(prompt, task.seed)
         self._before_submit(call, "mj_modal")
+        if reason := midjourney_rules.fail_reason(prompt, self.profile, task.version):
+            task.outcome, task.fail_reason = "invalid", reason  # a remix/zoom prompt Midjourney refuses
         task.prompt, task.final_prompt = prompt, prompt
         task.modal = None  # the form is in; the status stays MODAL until the job reaches Discord
         task.record(call.now)
@@ -503,9 +508,11 @@ class Api:
             if task_id not in seen and self._visible(task, call):
                 seen.add(task_id)
                 found.append(task)
-        if self.profile == "relay":  # every row of every id, in the order the relay inserted them
-            rows = [(row.created, n, obj) for t in found for n, (row, obj) in
-                    enumerate(zip(self.relay.rows_of(t), self.task_jsons(t, call.now)))]
+        if self.profile == "relay":
+            # every row of every id; SQL without ORDER BY: by the mj_id index, and the two rows
+            # of one id (after a modal, R3) in no order a client may count on
+            rows = [(t.id, self.engine.rng.random(), obj) for t in found
+                    for obj in self.task_jsons(t, call.now)]
             return json_reply(200, [obj for _, _, obj in sorted(rows, key=lambda r: r[:2])])
         # like the open-source proxy: unfinished tasks first, then stored ones
         found.sort(key=lambda t: (t.status in ("SUCCESS", "FAILURE"), t.submit_time))

@@ -85,7 +85,7 @@ class SimTask:
     tile_size: tuple = (256, 256)
     scale: int = 1  # single images: the size of one tile times this
     hd: bool = False
-    outcome: str = "success"  # success, failure, hang, banned
+    outcome: str = "success"  # success, failure, hang, banned, invalid
     fail_reason: str = ""
     modal: str | None = None  # customzoom, inpaint, remix, picreader while waiting in MODAL
     seed_known_early: bool = False
@@ -223,6 +223,9 @@ class Engine:
         task.record(t)
         if task.outcome == "banned":  # TRUEAI checks banned words when the job starts
             self._finish(task, t, "FAILURE", "可能包含敏感词")
+            return
+        if task.outcome == "invalid":  # Midjourney's "Invalid parameter" embed (midjourney_rules)
+            self._finish(task, t, "FAILURE", task.fail_reason)
             return
         total = self._duration(task)
         steps = sorted(self.rng.sample(range(5, 96), self.rng.randint(3, 6)))

@@ -8,6 +8,7 @@ import math
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter, defaultdict, deque
@@ -365,6 +366,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     sim: Simulator
     is_elsewhere = False
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up (a deadline, a refused huge answer) is no error; others are."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -262,7 +262,10 @@ def test_submit_results():
     joined = SubmitResult.parse({"code": 1, "description": "提交成功", "result": "111, 222,333,444"})
     assert joined.ids == ["111", "222", "333", "444"] and joined.task_id == "111"
     listed = SubmitResult.parse({"code": 1, "result": ["https://a/1.png", "https://a/2.png"]})
-    assert listed.ids == ["https://a/1.png", "https://a/2.png"]  # upload-discord-images: URLs
+    # upload-discord-images answers URLs: they stay in `result`, they are not task ids
+    assert listed.ids == [] and listed.result == ["https://a/1.png", "https://a/2.png"]
+    hostile = SubmitResult.parse({"code": 1, "result": ["../../x", "a\x00b", "9" * 10000, "123", 1e300]})
+    assert hostile.ids == ["123"]  # ids from a server are untrusted: malformed ones are dropped
     assert SubmitResult.parse({"code": 1, "result": [111, 222.0]}).ids == ["111", "222"]
     seed = SubmitResult.parse({"code": 1, "description": "成功", "result": "2841066731", "properties": {}})
     assert seed.task_id == "2841066731"
