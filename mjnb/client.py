@@ -888,8 +888,17 @@ def _ambiguous(exc: Exception) -> bool:
     return isinstance(exc, E.ServerError) and (exc.http_status in (500, 502, 504) or exc.code == 5)
 
 
+# advice a lost answer's own hint replaces: "look for it" said vaguely, or "try again" (not for a
+# submit that may already be paid for); any other advice (base_url, a redirect) is kept after it
+SUPERSEDED_HINTS = ("The request was sent but no answer came back", "The relay or its upstream failed",
+                    "Try again")
+
+
 def _rehint(exc: E.MjnbError, hint: str) -> None:
-    """Replace an error's advice (its message is rebuilt; the error object stays the same)."""
+    """Put what is known about a lost answer into an error's advice (its message is rebuilt; the
+    error object stays the same)."""
+    if exc.hint and not exc.hint.startswith(SUPERSEDED_HINTS):
+        hint = f"{hint}. Also: {exc.hint}"
     exc.hint = hint
     exc.args = (exc._compose(),)
 
