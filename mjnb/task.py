@@ -13,19 +13,40 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import errors as E
 from .images import ImageInput, box_mask, open_image
 from .models import (GRID_ACTIONS, Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus,
                      change_buttons)
 from .prompt_check import check_prompt
-from .tracker import tracker_for
+from .tracker import Source, tracker_for
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .client import Client
+    from .config import Config
+
+
+class Session(Source, Protocol):
+    """What a Task needs of the session that made it (mjnb.client.Client): its settings and
+    history, the endpoints its buttons press, and the image cache. Declared here so that this
+    module does not import the client, which imports it."""
+
+    config: "Config"
+    history: Any
+    _tasks: Any  # id -> Task, the session's live handles
+
+    def action(self, task_id: str, custom_id: str, **kwargs: Any) -> "Task": ...
+    def change(self, task_id: str, action: str, index: int | None = None, **kwargs: Any) -> "Task": ...
+    def modal(self, task_id: str, prompt: str | None = None, **kwargs: Any) -> "Task": ...
+    def task(self, task_id: str) -> "Task": ...
+    def latest(self, task_id: str) -> TaskSnapshot: ...
+    def image_seed(self, task_id: str) -> str: ...
+    def download(self, url: str, *, timeout: float | None = None) -> bytes: ...
+    def _record_seen(self, task: "Task") -> None: ...
+    def _cached_image(self, task_id: str) -> bytes | None: ...
+    def _cache_image(self, task_id: str, data: bytes) -> None: ...
 
 log = logging.getLogger("mjnb")
 # Work off the tracker thread and the kernel's main thread, in two pools so that slow image
@@ -38,7 +59,7 @@ PARENT_WAIT = 600.0  # seconds a button method waits for its task to finish befo
 class Task:
     """One Midjourney task. Fields come from the newest snapshot; methods call the client."""
 
-    def __init__(self, client: "Client", snapshot: TaskSnapshot):
+    def __init__(self, client: Session, snapshot: TaskSnapshot):
         self.client = client
         self.id = snapshot.id
         self._snapshot = snapshot

@@ -16,11 +16,22 @@ import weakref
 from typing import TYPE_CHECKING, Protocol
 
 from . import errors as E
-from .models import is_task_id, newest_per_id
+from .models import TaskSnapshot, is_task_id, newest_per_id
 
 if TYPE_CHECKING:
-    from .client import Client
-    from .models import TaskSnapshot
+    from .config import Config
+
+
+class Source(Protocol):
+    """Where the tracker reads tasks from (a Client): its settings and the two query endpoints."""
+
+    config: "Config"
+
+    def list_by_condition(self, ids: list[str]) -> list[TaskSnapshot]:
+        """Many tasks in one request."""
+
+    def fetch(self, task_id: str) -> TaskSnapshot:
+        """One task."""
 
 
 class Watched(Protocol):
@@ -36,7 +47,7 @@ class Watched(Protocol):
     def quiet_for(self) -> float:
         """Seconds since the task last changed."""
 
-    def on_snapshot(self, snapshot: "TaskSnapshot") -> bool:
+    def on_snapshot(self, snapshot: TaskSnapshot) -> bool:
         """A newer answer from the server; True when it changed anything."""
 
     def on_connection(self, problem: str | None) -> None:
@@ -52,7 +63,7 @@ TRANSIENT = (E.TransportError, E.ServerError, E.RateLimitedError)
 class Tracker:
     """The poller of one client. Started by `watch`, it stops by itself when nothing is live."""
 
-    def __init__(self, client: "Client"):
+    def __init__(self, client: Source):
         self.client = client
         self._tasks: dict[str, Watched] = {}
         self._lock = threading.Lock()
@@ -185,7 +196,7 @@ _trackers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _trackers_lock = threading.Lock()
 
 
-def tracker_for(client: "Client") -> Tracker:
+def tracker_for(client: Source) -> Tracker:
     """The one tracker of a client."""
     with _trackers_lock:
         tracker = _trackers.get(client)

@@ -133,12 +133,12 @@ def test_config_and_client_reprs_hide_the_key():
     client = mjnb.Client(config=config, announce=False)
     assert repr(client) == "<mjnb.Client https://relay.example auth=bearer>"
     assert CANARY not in repr(client.session.headers)  # sent per request, not kept in the session
-    assert repr(client._auth) == "<mjnb key auth>"
+    assert repr(client.transport._auth) == "<mjnb key auth>"
     client.close()
 
 
 @pytest.mark.parametrize("text", [f"token {CANARY} refused", f"token {CANARY[3:]} refused"])
 def test_scrub(text):
     client = mjnb.Client("https://relay.example", CANARY, announce=False)
-    assert client._scrub(text) == "token *** refused"
+    assert client.transport._scrub(text) == "token *** refused"
     client.close()

@@ -138,7 +138,7 @@ def test_the_refusal_names_the_origin_only(fake):
 
 
 def test_origins_compare_scheme_host_and_port():
-    from mjnb.client import _origin
+    from mjnb.transport import _origin
     relay = _origin("https://Relay.example/mj")
     assert relay == _origin("https://relay.example:443/other") == ("https", "relay.example", 443)
     assert relay != _origin("http://relay.example/mj")  # never over plain http when the relay is https
