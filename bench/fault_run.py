@@ -14,6 +14,7 @@ compares the simulator's own task list for the key with `mjnb.history()`, and pr
 Goal (issue 11): created == visible, 0 duplicates, 0 overruns.
 
     python bench/fault_run.py [--submits 100] [--profile relay] [--lose 0.2] [--errors 0.05] [--drops 0.05]
+                              [--timeout 5] [--trickle-ms 0]
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def run(args) -> dict:
     os.environ["MJNB_HOME"] = tempfile.mkdtemp(prefix="mjnb-fault-run-")
     with simulator.start(profile=args.profile, speed=args.speed, seed=args.seed,
                          lose_answer_rate=args.lose, error_rate=args.errors, drop_rate=args.drops,
-                         concurrency=args.submits, queue_size=args.submits) as sim:
+                         concurrency=args.submits, queue_size=args.submits,
+                         trickle_ms=args.trickle_ms, trickle_routes=["imagine"] if args.trickle_ms else []) as sim:
         config = mjnb.configure(base_url=sim.url, api_key=KEY, flavour=args.profile,
                                 auth_header={"relay": "bearer", "trueai": "authorization",
                                              "novicezk": "mj-api-secret"}[args.profile],
@@ -88,11 +90,14 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=300.0)
     parser.add_argument("--timeout", type=float, default=5.0, help="the client's config.timeout (s)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--trickle-ms", type=float, default=0.0,
+                        help="also trickle submit answers one byte every this many ms (tests deadlines)")
     args = parser.parse_args()
     logging.getLogger("mjnb").setLevel(logging.ERROR)  # "found task ... by its state" notes, one per loss
     r = run(args)
     print(f"fault run, {args.profile} profile, {args.submits} submits (lost answers {args.lose:.0%}, "
-          f"gateway errors {args.errors:.0%}, drops {args.drops:.0%}):")
+          f"gateway errors {args.errors:.0%}, drops {args.drops:.0%}"
+          + (f", submit answers trickling {args.trickle_ms:g} ms a byte" if args.trickle_ms else "") + "):")
     print(f"  tasks created:            {r['created']}")
     print(f"  tasks the user can see:   {r['visible']} in mjnb.history() ({r['visible_by_id']} by id, "
           f"{r['visible_as_unknown_row']} as 'outcome unknown' rows naming their state)")
