@@ -10,7 +10,8 @@ from mjnb.experiment import CANCELLED, DONE, FAILED, UNCERTAIN, _Submitter
 
 def test_queue_full_is_waited_out_and_each_item_submitted_once():
     # the server runs 1 and queues 2; we allow 6 live, so it must refuse with code 23
-    with simulator.start(speed=300, seed=3, concurrency=1, queue_size=2) as sim:
+    # jobs of ~0.5 s, so even a slow machine sends the fourth submit before the first job ends
+    with simulator.start(speed=60, seed=3, concurrency=1, queue_size=2) as sim:
         client = make_client(sim)
         try:
             exp = Experiment(client, ["a", "b", "c"], {"--stylize": [1, 2, 3, 4]}, concurrency=6,
@@ -27,11 +28,13 @@ def test_queue_full_is_waited_out_and_each_item_submitted_once():
 
 def test_rate_limit_429_is_waited_out_and_each_item_submitted_once():
     # trueai answers 429 without Retry-After, so the experiment backs off with jitter; the
-    # simulator's window is a fixed minute, so the test lifts the limit once 429s were seen
-    with simulator.start(profile="trueai", speed=300, seed=4, rate_limit=6) as sim:
+    # simulator's window is a fixed minute, so the test lifts the limit once 429s were seen.
+    # Two requests a minute and all six items allowed at once: the submitter itself meets the
+    # limit, whatever the tracker's polls take of it
+    with simulator.start(profile="trueai", speed=300, seed=4, rate_limit=2) as sim:
         client = make_client(sim)
         try:
-            exp = Experiment(client, ["a", "b"], {"--chaos": [0, 10, 20]}, concurrency=3, name="rate",
+            exp = Experiment(client, ["a", "b"], {"--chaos": [0, 10, 20]}, concurrency=6, name="rate",
                              max_backoff=0.2)
             until(lambda: sim.stats()["by_route_status"].get("imagine", {}).get("429", 0) >= 2,
                   timeout=30, what="429 answers to submits")
