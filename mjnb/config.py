@@ -54,6 +54,7 @@ class Config:
         object.__setattr__(self, "flavour", str(self.flavour).strip().lower())
         if isinstance(self.api_key, str):
             object.__setattr__(self, "api_key", self.api_key.strip() or None)
+        _check_key(self.api_key)
         self._validate()
 
     def _validate(self) -> None:
@@ -133,6 +134,23 @@ class Config:
     __str__ = __repr__
 
 
+def _check_key(key) -> None:
+    """Refuse a key no server can take, without ever quoting it: a pasted key may carry an
+    invisible character or a line break, and a URL in its place means swapped arguments."""
+    if key is None:
+        return
+    if not isinstance(key, str):
+        raise ConfigError(f"api_key must be a string, not {type(key).__name__}")
+    if key.startswith(("http://", "https://")):
+        raise ConfigError("api_key looks like a URL: are base_url and api_key swapped?")
+    for i, ch in enumerate(key):
+        if not ("!" <= ch <= "~"):  # printable ASCII, no spaces: what an HTTP header can carry
+            what = "a space" if ch == " " else "a line break" if ch in "\r\n" else \
+                f"an invisible or non-ASCII character (U+{ord(ch):04X})"
+            raise ConfigError(f"api_key has {what} at position {i + 1} of {len(key)}; copy the key "
+                              f"again (it is not shown here)")
+
+
 def _normalise_base_url(url: str | None) -> str | None:
     """https://relay, https://relay/ , https://relay/mj and https://relay/mj/ all mean the same."""
     if url is None:
@@ -143,11 +161,16 @@ def _normalise_base_url(url: str | None) -> str | None:
     if not text:
         return None
     parts = urlsplit(text)
+    # the value itself is never quoted: a swapped argument or a pasted ?key= would put the key
+    # into the message
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"base_url must start with http:// or https:// and name a host, "
-                          f"like 'https://relay.example'; got {url!r}")
+        swapped = " (it looks like an API key: are base_url and api_key swapped?)" if \
+            re.match(r"(sk-|Bearer\s)", text) or "://" not in text else ""
+        raise ConfigError(f"base_url must start with http:// or https:// and name a host, like "
+                          f"'https://relay.example'; the value given does not{swapped}")
     if parts.query or parts.fragment:
-        raise ConfigError(f"base_url must not carry a query or fragment; got {url!r}")
+        raise ConfigError(f"base_url must not carry a query or fragment (got one after "
+                          f"{parts.scheme}://{parts.hostname}); give the key as api_key")
     while text.endswith("/mj"):
         text = text[:-3].rstrip("/")
     return text

@@ -142,3 +142,19 @@ def test_scrub(text):
     client = mjnb.Client("https://relay.example", CANARY, announce=False)
     assert client.transport._scrub(text) == "token *** refused"
     client.close()
+
+
+@pytest.mark.parametrize("settings, words", [
+    (dict(base_url=CANARY, api_key="https://relay.example"), "swapped"),
+    (dict(base_url="https://relay.example", api_key="https://relay.example"), "swapped"),
+    (dict(base_url="https://relay.example", api_key=CANARY[:8] + "\u200b" + CANARY[8:]), "U+200B"),
+    (dict(base_url="https://relay.example", api_key=CANARY[:8] + "\n" + CANARY[8:]), "line break"),
+    (dict(base_url="https://relay.example", api_key=CANARY[:8] + " " + CANARY[8:]), "a space"),
+    (dict(base_url=f"https://relay.example/?key={CANARY}", api_key="x"), "give the key as api_key"),
+])
+def test_a_misplaced_or_mangled_key_is_refused_without_being_quoted(settings, words):
+    with pytest.raises(mjnb.ConfigError) as info:
+        mjnb.Client(history=False, **settings)
+    message = str(info.value)
+    assert words in message
+    assert CANARY not in message and CANARY[3:11] not in message and CANARY[-8:] not in message
