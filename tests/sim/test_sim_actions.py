@@ -3,35 +3,20 @@ and their errors per flavour (spec 2.3, 2.4, 3.5, 3.6, 3.11, 8.5)."""
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
+from sim_support import body_of, mask_png, relay_error
 
 SLOW = {"speed": 0.001}  # nothing started finishes during a test
 UNKNOWN = "1111111111111111"
 
 
-def relay_error(r, code: int, text: str, status: int = 400) -> None:
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.json() == {"description": f"{text} ", "type": "upstream_error", "code": code}
 
 
-def body_of(r, code: int, status: int = 200) -> dict:
-    assert r.status_code == status, (r.status_code, r.text)
-    body = r.json()
-    assert body["code"] == code, body
-    return body
 
 
-def mask_png(size, box) -> str:
-    img = Image.new("L", size, 0)
-    ImageDraw.Draw(img).rectangle(box, fill=255)  # white = the area to regenerate
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import select
 import subprocess
 import sys
 import time
 
-import pytest
 import requests
 
 from mjnb.sim import SimOptions
+from sim_support import cli_start, cli_stop
 
 
 def squash(text: str) -> str:
@@ -36,33 +35,12 @@ def test_help_documents_every_option():
     assert "--port" in out
 
 
-def _start(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "mjnb.sim", "--port", "0", "--speed", "400", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    if not ready:
-        proc.kill()
-        pytest.fail("the simulator printed nothing within 60 s")
-    first = proc.stdout.readline()
-    m = re.search(r"http://127\.0\.0\.1:(\d+)\b", first)
-    if not m:
-        proc.kill()
-        pytest.fail(f"no URL in the first line: {first!r} / {proc.stderr.read()}")
-    assert int(m[1]) > 0
-    return proc, m[0]
 
 
-def _stop(proc: subprocess.Popen) -> int:
-    proc.terminate()
-    try:
-        return proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
 
 
 def test_port_zero_prints_its_url_and_serves():
-    proc, url = _start()
+    proc, url = cli_start("--speed", "400")
     try:
         r = requests.post(url + "/mj/submit/imagine", json={"prompt": "from the command line"},
                           headers={"Authorization": "Bearer sk-cli"}, timeout=10)
@@ -78,11 +56,11 @@ def test_port_zero_prints_its_url_and_serves():
             time.sleep(0.02)
         assert requests.get(task["imageUrl"], timeout=10).status_code == 200
     finally:
-        assert _stop(proc) == 0  # SIGTERM is a clean shutdown
+        assert cli_stop(proc) == 0  # SIGTERM is a clean shutdown
 
 
 def test_cli_options_reach_the_server():
-    proc, url = _start("--profile", "trueai", "--keys", "tok1,tok2", "--remix")
+    proc, url = cli_start("--speed", "400", "--profile", "trueai", "--keys", "tok1,tok2", "--remix")
     try:
         r = requests.get(url + "/mj/task/1111111111111111/fetch", headers={"Authorization": "tok2"}, timeout=10)
         assert r.status_code == 204  # trueai's unknown fetch
@@ -91,7 +69,7 @@ def test_cli_options_reach_the_server():
         options = requests.get(url + "/__sim/options", timeout=10).json()
         assert options["remix"] is True and options["speed"] == 400
     finally:
-        assert _stop(proc) == 0
+        assert cli_stop(proc) == 0
 
 
 def test_cli_refuses_bad_options():

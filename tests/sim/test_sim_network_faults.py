@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import select
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import requests
 from PIL import Image
 
 import mjnb.sim
+from sim_support import cli_start
 
 FAITHFUL = {"profile": "relay", "speed": 300.0, "sync_interval": 15.0, "seed": 31}
 UNKNOWN = "1111111111111111"
@@ -76,19 +76,6 @@ def timed_read(method: str, url: str, **kw) -> tuple[requests.Response, bytes, f
     return r, body, headers_at, time.monotonic() - t0
 
 
-def _cli(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "mjnb.sim", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    if not ready:
-        proc.kill()
-        pytest.fail("the simulator printed nothing within 60 s")
-    first = proc.stdout.readline()
-    m = re.search(r"http://127\.0\.0\.1:(\d+)\b", first)
-    if not m:
-        proc.kill()
-        pytest.fail(f"no URL in the first line: {first!r} / {proc.stderr.read()}")
-    return proc, m[0]
 
 
 # ---------------------------------------------------------------- a lost answer
@@ -320,7 +307,7 @@ def test_help_lists_the_new_flags():
 
 
 def test_cli_fault_flags_reach_the_server():
-    proc, url = _cli("--lose-answer-rate", "0.5", "--lose-answer-as", "reset", "--trickle-ms", "3",
+    proc, url = cli_start("--lose-answer-rate", "0.5", "--lose-answer-as", "reset", "--trickle-ms", "3",
                      "--trickle-routes", "fetch,image", "--redirect-rate", "0.25", "--redirect-status", "302",
                      "--redirect-routes", "fetch", "--oversize-mb", "0.5", "--oversize-routes",
                      "list_by_condition", "--no-forward-images", "--server-address", "http://localhost:1234",

@@ -7,20 +7,17 @@ speed that keeps a test short: at speed 300 a sync is 0.05 s of wall time and a 
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
-import select
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import mjnb.sim
+from sim_support import body_of, cli_start, cli_stop, mask_png
 
 SYNC = 15.0  # new-api's poller, simulated seconds
 FAITHFUL = {"profile": "relay", "speed": 300.0, "sync_interval": SYNC, "seed": 13}
@@ -35,25 +32,10 @@ ATTACHMENT = re.compile(r"http://127\.0\.0\.1:\d+/attachments/\d+/\d+/[^/?]+\.pn
 # ---------------------------------------------------------------- helpers
 
 
-def relay_error(r, code: int, text: str, status: int = 400) -> None:
-    """new-api's MJ envelope; `description` is '<msg> <result>', so a trailing space when result is empty."""
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.json() == {"description": f"{text} ", "type": "upstream_error", "code": code}
 
 
-def body_of(r, code: int, status: int = 200) -> dict:
-    assert r.status_code == status, (r.status_code, r.text)
-    body = r.json()
-    assert body["code"] == code, body
-    return body
 
 
-def mask_png(size, box) -> str:
-    img = Image.new("L", size, 0)
-    ImageDraw.Draw(img).rectangle(box, fill=255)  # white = the area to regenerate
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def forwarded(c, task_id: str) -> str:
@@ -96,28 +78,8 @@ def watch(c, ids: list[str], timeout: float = 15.0) -> dict[str, list[tuple[floa
         time.sleep(0.001)
 
 
-def _cli_start(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "mjnb.sim", "--port", "0", "--speed", "400", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    if not ready:
-        proc.kill()
-        pytest.fail("the simulator printed nothing within 60 s")
-    first = proc.stdout.readline()
-    m = re.search(r"http://127\.0\.0\.1:(\d+)\b", first)
-    if not m:
-        proc.kill()
-        pytest.fail(f"no URL in the first line: {first!r} / {proc.stderr.read()}")
-    return proc, m[0]
 
 
-def _cli_stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
 
 
 # ---------------------------------------------------------------- defaults
@@ -219,7 +181,7 @@ def test_r1_upstream_flavours_keep_their_raw_urls(client_for, profile):
     (("--server-address", "http://localhost:1234"), "http://localhost:1234/mj/image/"),
 ])
 def test_r1_cli_flags(flags, expect):
-    proc, url = _cli_start("--sync-interval", "0", *flags)
+    proc, url = cli_start("--sync-interval", "0", *flags)
     try:
         headers = {"Authorization": "Bearer sk-cli-forward"}
         r = requests.post(url + "/mj/submit/imagine", json={"prompt": "from the command line"},
@@ -236,7 +198,7 @@ def test_r1_cli_flags(flags, expect):
         else:
             assert task["imageUrl"] == expect + task_id, task
     finally:
-        _cli_stop(proc)
+        cli_stop(proc)
 
 
 # ---------------------------------------------------------------- R2 the 15 s poller and the 1 h give-up
