@@ -9,7 +9,7 @@ Midjourney does, with its "Invalid parameter" failReason.
 from __future__ import annotations
 
 import pytest
-from client_support import PROFILES, done, make_client, until
+from client_support import PROFILES, done, until
 
 import mjnb
 import mjnb.sim
