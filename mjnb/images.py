@@ -7,6 +7,7 @@ import binascii
 import contextlib
 import io
 import os
+import secrets
 from pathlib import Path
 from typing import Callable, Union
 
@@ -212,8 +213,10 @@ class ImageCache:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write then rename, so a killed process never leaves half an image behind."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write then rename, so a killed process never leaves half an image behind. The temporary
+    name is unique per call: two threads keeping the same picture (two tasks with one seed) must
+    not write into, or rename away, each other's file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)

@@ -231,3 +231,35 @@ def test_fill_seeds_and_tag_validation(home, monkeypatch):
                 t.tag("")
         finally:
             mjnb.configure()
+
+
+def test_two_threads_keeping_the_same_picture_do_not_trip_each_other(tmp_path):
+    """Two tasks with one seed give identical bytes; their downloads may be kept at the same
+    moment. A shared temporary file name made one rename the other's file away, and the history
+    then stopped keeping anything for the session (a full-suite run caught it)."""
+    import io
+    import threading
+
+    from PIL import Image
+
+    from mjnb.images import ImageCache
+
+    buf = io.BytesIO()
+    Image.new("RGB", (600, 600), "red").save(buf, "PNG")
+    data, errors = buf.getvalue(), []
+    for n in range(20):
+        cache = ImageCache(tmp_path / str(n))
+
+        def keep():
+            try:
+                cache.put(data)
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=keep) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert not list(tmp_path.rglob("*.tmp"))
