@@ -13,7 +13,7 @@ import logging
 import re
 import secrets
 import weakref
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import requests
 
@@ -23,10 +23,9 @@ from .images import ImageInput, data_url, image_bytes
 from .models import (EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify,
                      newest_per_id)
 from .prompt_check import check_prompt
+from .task import Task
 from .transport import Transport, arg_bot, arg_id, arg_list, arg_prompt, arg_text
 
-if TYPE_CHECKING:
-    from .task import Task
 
 log = logging.getLogger("mjnb")
 
@@ -98,7 +97,7 @@ class Client:
     def imagine(self, prompt: str, *, images: Sequence[ImageInput] = (), bot: str | None = None,
                 state: str | None = None, notify_hook: str | None = None,
                 account_filter: Mapping | None = None, experiment: str | None = None,
-                validate: bool = True) -> "Task":
+                validate: bool = True) -> Task:
         """POST /mj/submit/imagine. `images` are reference images placed before the prompt;
         `experiment` names the batch the history files this submit under; `validate=False` sends
         parameters Midjourney would refuse (see prompt_check) instead of raising ValidationError."""
@@ -114,7 +113,7 @@ class Client:
 
     def action(self, task_id: str, custom_id: str, *, enable_remix: bool | None = None,
                choose_same_channel: bool | None = None, state: str | None = None,
-               notify_hook: str | None = None, experiment: str | None = None) -> "Task":
+               notify_hook: str | None = None, experiment: str | None = None) -> Task:
         """POST /mj/submit/action: press a button of a finished task (`experiment`: see imagine)."""
         body = {"taskId": arg_id(task_id, "task_id"), "customId": arg_text(custom_id, "custom_id"),
                 **self._common(state, notify_hook)}
@@ -129,7 +128,7 @@ class Client:
                             parent_id=body["taskId"], custom_id=body["customId"], experiment=experiment)
 
     def modal(self, task_id: str, prompt: str | None = None, *, mask: ImageInput | None = None,
-              state: str | None = None, notify_hook: str | None = None, validate: bool = True) -> "Task":
+              state: str | None = None, notify_hook: str | None = None, validate: bool = True) -> Task:
         """POST /mj/submit/modal: confirm a MODAL task (Custom Zoom, Vary Region, remix) with its input
         (`validate`: see imagine)."""
         body: dict = {"taskId": arg_id(task_id, "task_id"), **self._common(state, notify_hook)}
@@ -145,7 +144,7 @@ class Client:
 
     def blend(self, images: Sequence[ImageInput], *, dimensions: str = "SQUARE", bot: str | None = None,
               state: str | None = None, notify_hook: str | None = None,
-              account_filter: Mapping | None = None) -> "Task":
+              account_filter: Mapping | None = None) -> Task:
         """POST /mj/submit/blend: 2 to 5 images into one grid."""
         images = arg_list(images, "images")
         if not 2 <= len(images) <= 5:
@@ -161,7 +160,7 @@ class Client:
         return self._submit("blend", "/mj/submit/blend", body, TaskAction.BLEND)
 
     def describe(self, image: ImageInput, *, bot: str | None = None, state: str | None = None,
-                 notify_hook: str | None = None, account_filter: Mapping | None = None) -> "Task":
+                 notify_hook: str | None = None, account_filter: Mapping | None = None) -> Task:
         """POST /mj/submit/describe: four prompts that could have made this image."""
         body = {"base64": self._image(image, "image"), **self._common(state, notify_hook, account_filter)}
         if bot is not None:
@@ -169,7 +168,7 @@ class Client:
         return self._submit("describe", "/mj/submit/describe", body, TaskAction.DESCRIBE)
 
     def shorten(self, prompt: str, *, bot: str | None = None, state: str | None = None,
-                notify_hook: str | None = None, account_filter: Mapping | None = None) -> "Task":
+                notify_hook: str | None = None, account_filter: Mapping | None = None) -> Task:
         """POST /mj/submit/shorten: which words of a prompt matter, and five shorter prompts."""
         body = {"prompt": arg_prompt(prompt, "prompt"), **self._common(state, notify_hook, account_filter)}
         if bot is not None:
@@ -177,14 +176,14 @@ class Client:
         return self._submit("shorten", "/mj/submit/shorten", body, TaskAction.SHORTEN, prompt=body["prompt"])
 
     def swap_face(self, source: ImageInput, target: ImageInput, *, state: str | None = None,
-                  notify_hook: str | None = None, account_filter: Mapping | None = None) -> "Task":
+                  notify_hook: str | None = None, account_filter: Mapping | None = None) -> Task:
         """POST /mj/insight-face/swap: put the face of `source` into `target`."""
         body = {"sourceBase64": self._image(source, "source"), "targetBase64": self._image(target, "target"),
                 **self._common(state, notify_hook, account_filter)}
         return self._submit("swap_face", "/mj/insight-face/swap", body, TaskAction.SWAP_FACE)
 
     def change(self, task_id: str, action: str, index: int | None = None, *, state: str | None = None,
-               notify_hook: str | None = None) -> "Task":
+               notify_hook: str | None = None) -> Task:
         """POST /mj/submit/change: the legacy U/V/reroll (open-source proxy, relays, older TRUEAI)."""
         act = str(action or "").strip().upper()
         if act not in CHANGE_ACTIONS:
@@ -200,7 +199,7 @@ class Client:
                             parent_id=body["taskId"])
 
     def simple_change(self, content: str, *, state: str | None = None,
-                      notify_hook: str | None = None) -> "Task":
+                      notify_hook: str | None = None) -> Task:
         """POST /mj/submit/simple-change: '<taskId> U1..U4 | V1..V4 | R'."""
         text = arg_text(content, "content")
         m = re.fullmatch(r"(\d+)\s+([UuVv][1-4]|[Rr])", text)
@@ -235,7 +234,7 @@ class Client:
         """The requests.Session underneath (proxies, adapters); it never holds the key."""
         return self.transport.session
 
-    def task(self, task_id: str) -> "Task":
+    def task(self, task_id: str) -> Task:
         """A live handle for an existing task id (fetched now)."""
         return self._handle(self.latest(task_id))
 
@@ -251,7 +250,7 @@ class Client:
                                   hint="Check the id; relays only show tasks created with the same key")
         return rows[0]
 
-    def tasks(self, ids: Iterable[str]) -> list["Task"]:
+    def tasks(self, ids: Iterable[str]) -> list[Task]:
         """Handles for many ids in one batched request, in the order asked; unknown ids raise."""
         wanted = list(dict.fromkeys(arg_id(i, "ids") for i in ids))
         found = {s.id: s for s in newest_per_id(self.list_by_condition(wanted))}
@@ -285,7 +284,7 @@ class Client:
         return self.download(url)
 
     def _submit(self, name: str, path: str, body: dict, action: TaskAction, *, prompt: str = "",
-                parent_id: str | None = None, custom_id: str = "", experiment: str | None = None) -> "Task":
+                parent_id: str | None = None, custom_id: str = "", experiment: str | None = None) -> Task:
         endpoint = f"POST {path}"
         if experiment is not None:
             experiment = arg_text(experiment, "experiment")
@@ -317,7 +316,7 @@ class Client:
                 return existing
         return self._new_tasks(snaps, result, context)
 
-    def _new_tasks(self, snaps: list[TaskSnapshot], result: SubmitResult, context: dict) -> "Task":
+    def _new_tasks(self, snaps: list[TaskSnapshot], result: SubmitResult, context: dict) -> Task:
         tasks = []
         for snap in snaps:
             task = self._handle(snap)
@@ -409,7 +408,7 @@ class Client:
                         "so mjnb cannot tell which one is this submit's")
         return snaps, ""
 
-    def reconcile(self) -> list["Task"]:
+    def reconcile(self) -> list[Task]:
         """Look again for the tasks of submits whose answer was lost or never recorded (history
         outcome unknown or sent): where the server lists tasks (trueai, novicezk), one
         GET /mj/task/list finds them by the unique state every submit carries, and their history
@@ -444,7 +443,7 @@ class Client:
                 found_tasks.append(task)
         return found_tasks
 
-    def _record_seen(self, task: "Task") -> None:
+    def _record_seen(self, task: Task) -> None:
         """History keeps every change a Task saw (called by the Task, often on the tracker thread)."""
         if self.history is None:
             return
@@ -476,8 +475,7 @@ class Client:
 
     # ------------------------------------------------------------ internals: reading answers
 
-    def _handle(self, snapshot: TaskSnapshot) -> "Task":
-        from .task import Task
+    def _handle(self, snapshot: TaskSnapshot) -> Task:
         task = self._tasks.get(snapshot.id)
         if task is None:
             task = Task(self, snapshot)

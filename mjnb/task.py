@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import errors as E
-from .images import ImageInput, box_mask, open_image
+from .images import ImageInput, box_mask, open_image, split_grid
 from .models import (GRID_ACTIONS, Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus,
                      change_buttons)
 from .prompt_check import check_prompt
@@ -319,7 +319,6 @@ class Task:
     @property
     def tiles(self) -> "list[Image.Image]":
         """The four images of a finished 2x2 grid, U1..U4 order ([] for single images)."""
-        from .images import split_grid
         image = self.image
         if image is None or self.action in (TaskAction.UPSCALE, TaskAction.UPSCALE_HD, TaskAction.DESCRIBE,
                                             TaskAction.SHORTEN, TaskAction.SWAP_FACE):

@@ -62,6 +62,7 @@ class Transport:
         self.session = session or requests.Session()
         self._auth = _KeyAuth(config.auth_headers())
         self._origin = _origin(config.base_url)  # the only origin the key is sent to
+        self._dropped_rows = 0  # malformed rows a list answer carried: the first is logged loudly
 
     def close(self) -> None:
         self.session.close()
@@ -108,7 +109,7 @@ class Transport:
                 try:
                     out.append(self._snapshot(item, endpoint))
                 except E.TransportError as exc:
-                    self._dropped_rows = getattr(self, "_dropped_rows", 0) + 1
+                    self._dropped_rows += 1
                     (log.warning if self._dropped_rows == 1 else log.debug)(
                         "mjnb: %s; that row is ignored (the server's other tasks are not)", exc.summary)
         return out

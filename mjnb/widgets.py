@@ -16,8 +16,8 @@ import ipywidgets as W
 
 from . import errors as E
 from .images import box_preview_png, thumbnail_png
-from .models import Button, ButtonKind, TaskStatus
-from .task import ACTIONS, register_views  # clicks run in ACTIONS, never behind slow downloads
+from .models import Button, ButtonKind, TaskStatus, classify
+from .task import ACTIONS, register_views, zoom_prompt  # clicks run in ACTIONS, never behind slow downloads
 
 DISPLAY_SIDE = 512  # cards show images at most this big; task.image keeps the full size
 CHILD_SIDE = 384  # child cards nest under their parent: smaller, so the lineage stays on screen
@@ -298,7 +298,6 @@ class TaskCard(W.VBox):
         if want is None:
             self.form.children = ()
             return
-        from .models import classify
         kind = classify(task.snapshot.custom_id)[0] if task.snapshot.custom_id else ButtonKind.UNKNOWN
         if kind == ButtonKind.VARY_REGION:
             self.form.children = (RegionForm(task, self._run),)
@@ -310,7 +309,6 @@ class PromptForm(W.VBox):
     """Custom Zoom (prompt prefilled with --zoom 1.8) and remix-mode prompts."""
 
     def __init__(self, task, run, kind: ButtonKind):
-        from .task import zoom_prompt
         parent = task.client._tasks.get(task.parent_id) if task.parent_id else None
         base = task.prompt or (parent.final_prompt or parent.prompt if parent else "")
         if kind == ButtonKind.DESCRIBE_PICK and not task.prompt:  # the picked line, not all four
@@ -340,7 +338,6 @@ class PromptForm(W.VBox):
 
 def _describe_candidate(text: str, custom_id: str) -> str:
     """The n-th prompt of a DESCRIBE answer ('1️⃣ ...' blocks) for the PicReader::n button."""
-    from .models import classify
     index = classify(custom_id)[1] or 0
     blocks = [re.sub(r"^[0-9]\ufe0f?\u20e3\s*", "", b.strip()) for b in re.split(r"\n\s*\n", text) if b.strip()]
     return blocks[index - 1] if 1 <= index <= len(blocks) else text
