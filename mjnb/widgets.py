@@ -192,11 +192,11 @@ class TaskCard(W.VBox):
 
     def _render_all(self) -> None:
         task = self.task
+        self.bar.value = task.progress  # before the header, so the page never shows SUCCESS over a part-full bar
+        self.percent.value = f"{task.progress}%"
         self.header.value = header_html(task)
         self.prompt.value = prompt_html(task)
         self.annotations.value = annotations_html(task)
-        self.bar.value = task.progress
-        self.percent.value = f"{task.progress}%"
         if task.status == TaskStatus.SUCCESS:
             self.bar.bar_style = "success"
         elif task.status == TaskStatus.FAILURE:

@@ -121,7 +121,7 @@ def test_card_lives_in_the_browser(lab, lab_page, artifacts):
     wait_for(page, "s.children.length >= 1",
              "no child card appeared after clicking U1")
     child_done = wait_for(page, "s.children.length >= 1 && /SUCCESS/.test(s.children[0].header)"
-                                " && s.children[0].image > 0",
+                                " && s.children[0].image > 0 && s.children[0].bar >= 100",
                           "the child card did not reach SUCCESS with its image")
     child = child_done["children"][0]
     assert len(child_done["children"]) == 1, child_done
