@@ -170,6 +170,35 @@ def thumbnail_png(img: Image.Image, max_side: int) -> bytes:
     return png_bytes(copy)
 
 
+def thumbnail_jpeg(img: Image.Image, max_side: int, quality: int = 80) -> bytes:
+    """A downscaled JPEG for the browser: a photo-like 512 px preview is ~60 KB where PNG is ~400 KB."""
+    copy = img.convert("RGB")
+    copy.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    copy.save(buf, "JPEG", quality=quality, optimize=True)
+    return buf.getvalue()
+
+
+def polygon_mask(size: tuple[int, int], points) -> bytes:
+    """Vary Region's mask from a lasso: a PNG of the image's size, black, the polygon white.
+
+    `points` are (x, y) fractions 0-1 of the image, at least three of them."""
+    try:
+        pts = [(float(x), float(y)) for x, y in points]
+    except (TypeError, ValueError):
+        raise ValidationError("points must be (x, y) pairs of fractions 0-1", field="points") from None
+    if len(pts) < 3 or any(not (0 <= v <= 1) for p in pts for v in p):
+        raise ValidationError(f"points: a lasso needs at least 3 points inside the image (0-1), got {len(pts)}",
+                              field="points")
+    w, h = size
+    from PIL import ImageDraw
+    mask = Image.new("RGB", (w, h), "black")
+    ImageDraw.Draw(mask).polygon([(x * w, y * h) for x, y in pts], fill="white")
+    if mask.getbbox() is None:
+        raise ValidationError("points: the lasso encloses no pixels", field="points")
+    return png_bytes(mask)
+
+
 def box_preview_png(img: Image.Image, box, max_side: int) -> bytes:
     """The image dimmed outside `box` (fractions), so a user sees what Vary (Region) will change."""
     from PIL import ImageDraw
