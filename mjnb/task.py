@@ -68,6 +68,7 @@ class Task:
         self.siblings: list[Task] = []  # other tasks made by the same submit (TRUEAI "Imagine all")
         self.children: list[Task] = []
         self.button_text = ""  # the parent's button that made this task, e.g. "U1"
+        self.sources: tuple[bytes, ...] = ()  # small JPEGs of the images a blend was made from
         self.used_buttons: set[str] = set()  # customIds pressed here, from code or a card: shown as used
         self.confirmed_at: datetime | None = None  # when confirm() sent the form: the job's real start
         self.connection: str | None = None  # "reconnecting: ..." while the tracker cannot reach the server
