@@ -641,7 +641,8 @@ class Experiment:
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         bundle = {"text/plain": repr(self)}
         try:
-            bundle.update(self.gallery._repr_mimebundle_(include=include, exclude=exclude) or {})
+            data = self.gallery._repr_mimebundle_(include=include, exclude=exclude) or {}
+            bundle.update(data[0] if isinstance(data, tuple) else data)  # anywidget: (data, metadata)
         except Exception:  # no widget support here: the text stays
             log.debug("no widget view", exc_info=True)
         bundle["text/plain"] = repr(self)

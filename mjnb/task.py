@@ -147,7 +147,7 @@ class Task:
 
     def subscribe(self, listener: Callable[["Task", str], None]) -> None:
         """Call `listener(task, event)` on every change; events: state, image, connection, stalled,
-        child, tick, error."""
+        child, used, tick, error, annotation."""
         self._listeners.append(listener)
         if self.image_url and self._shown_picture != self._picture_key(self._snapshot):
             self._load_picture(self.image_url)
@@ -435,6 +435,7 @@ class Task:
         child.button_text = button.text
         self.used_buttons.add(button.custom_id)
         self._add_child(child)
+        self._emit("used")  # the child may have been added before the answer came back
         return child
 
     def upscale(self, index: int) -> "Task":
@@ -582,7 +583,8 @@ class Task:
         if static is not None:
             bundle["text/html"] = static(self)
         try:
-            bundle.update(self.card._repr_mimebundle_(include=include, exclude=exclude) or {})
+            data = self.card._repr_mimebundle_(include=include, exclude=exclude) or {}
+            bundle.update(data[0] if isinstance(data, tuple) else data)  # anywidget: (data, metadata)
         except Exception:  # no widget support here: the static card stays
             log.debug("no widget view", exc_info=True)
         bundle["text/plain"] = repr(self)

@@ -124,6 +124,7 @@ def discord_html(text: str) -> str:
     """Describe/shorten answers use Discord markdown: escaped first, then **bold**, ~~struck~~,
     `code` and line breaks become tags, so no server text can inject HTML."""
     out = html.escape(text)
+    out = re.sub(r"(?m)^#{1,3} (.+)$", r"<b>\1</b>", out)
     out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
     out = re.sub(r"~~(.+?)~~", r"<s>\1</s>", out)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
@@ -136,8 +137,9 @@ BLEND_LINK = re.compile(r"<?https?://\S+?>?(?=\s|$)")
 def text_html(task) -> str:
     """The card's text as safe HTML: the prompt, or the formatted describe/shorten answer."""
     snap = task.snapshot
-    if snap.action in (TaskAction.DESCRIBE, TaskAction.SHORTEN) and (snap.prompt or snap.description):
-        return discord_html(snap.prompt or snap.description)
+    if snap.action in (TaskAction.DESCRIBE, TaskAction.SHORTEN) and snap.final_prompt:  # the answer
+        asked = f"{html.escape(snap.prompt)}<br><br>" if snap.prompt else ""
+        return asked + discord_html(snap.final_prompt)
     text = snap.prompt or snap.final_prompt or snap.description
     if snap.action == TaskAction.BLEND:  # its prompt is the uploaded images' links: the card shows them
         links = BLEND_LINK.findall(text)
@@ -436,7 +438,7 @@ class TaskCard(anywidget.AnyWidget):
     def bundle(self) -> dict:
         """The card's outputs: the live widget, and the static card for places without widgets."""
         data = super()._repr_mimebundle_() or {}
-        if isinstance(data, tuple):
+        if isinstance(data, tuple):  # anywidget: (data, metadata)
             data = data[0]
         return {**data, "text/plain": repr(self.task), "text/html": static_html(self.task, lineage(self.task))}
 
