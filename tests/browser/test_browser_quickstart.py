@@ -21,10 +21,11 @@ DONE = """() => {
   const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.innerText.trim());
   const finished = prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p));
   const cards = [...panel.querySelectorAll('.jp-OutputArea-output .mjnb-card')];
-  const shown = cards.filter(c => [...c.querySelectorAll(':scope > img')].some(i => i.naturalWidth > 0));
-  const success = cards.filter(c => /SUCCESS/.test((c.querySelector(':scope > .widget-html') || {}).innerText || ''));
+  const shown = cards.filter(c => (c.querySelector('.mjnb-image') || {}).naturalWidth > 0);
+  const success = cards.filter(c => /SUCCESS/.test((c.querySelector('.mjnb-header') || {}).innerText || ''));
+  const missing = /model not found/.test(panel.innerText);
   return (errors.length || (finished && kernel.status === 'idle')) ?
-      {errors, cards: cards.length, shown: shown.length, success: success.length} : null;
+      {errors, missing, cards: cards.length, shown: shown.length, success: success.length} : null;
 }"""
 
 
@@ -38,7 +39,7 @@ def test_quickstart_runs_and_shows_cards(lab, lab_page, artifacts):
     state = page.wait_for_function(DONE.replace("finished && kernel.status === 'idle'",
                                                 "finished && kernel.status === 'idle' && shown.length >= 4"),
                                    timeout=WAIT, polling=250).json_value()
-    assert state["cards"] >= 4 and state["shown"] >= 4 and state["success"] >= 4, state
+    assert state["cards"] >= 4 and state["shown"] >= 4 and state["success"] >= 4 and not state["missing"], state
     first = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output .mjnb-card").first
     first.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "quickstart.png"))
