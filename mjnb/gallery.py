@@ -15,7 +15,7 @@ import ipywidgets as W
 import traitlets as T
 
 from .images import thumbnail_jpeg
-from .widgets import STATIC, TaskCard
+from .widgets import NO_LAYOUT, STATIC, TaskCard
 
 THUMB_SIDE = 140
 TONES = {"done": "success", "failed": "failure", "stalled": "failure", "cancelled": "pending",
@@ -38,6 +38,7 @@ class ExperimentGallery(anywidget.AnyWidget):
 
     _esm = STATIC / "mjnb.js"
     _css = STATIC / "mjnb.css"
+    layout = NO_LAYOUT  # one model per gallery
     view = T.Unicode("gallery").tag(sync=True)
     summary = T.Dict().tag(sync=True)
     items = T.List().tag(sync=True)

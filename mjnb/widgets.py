@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import anywidget
+import ipywidgets as W
 import traitlets as T
 
 from . import errors as E
@@ -46,6 +47,9 @@ ROWS = [  # Discord's grouping: U row; reroll and V row; then the post-upscale r
 ]
 TONES = {TaskStatus.SUCCESS: "success", TaskStatus.FAILURE: "failure", TaskStatus.CANCEL: "failure",
          TaskStatus.MODAL: "modal", TaskStatus.IN_PROGRESS: "running", TaskStatus.SUBMITTED: "running"}
+# DOMWidget would open a second model per widget for its Layout; our CSS needs none, and the
+# front ends skip a null layout.
+NO_LAYOUT = T.Instance(W.Layout, allow_none=True, default_value=None).tag(sync=True, **W.widget_serialization)
 ZOOM_IN_PROMPT = re.compile(r"--zoom\s+(1(\.\d+)?|2(\.0+)?)(\s|$)")
 
 
@@ -258,6 +262,7 @@ class TaskCard(anywidget.AnyWidget):
 
     _esm = STATIC / "mjnb.js"
     _css = STATIC / "mjnb.css"
+    layout = NO_LAYOUT  # one model per card: no separate Layout model (the CSS does the layout)
     view = T.Unicode("card").tag(sync=True)
     tasks = T.List().tag(sync=True)  # task_state() of the root, then of each descendant
     selected = T.Unicode("").tag(sync=True)  # the task the card shows in full
