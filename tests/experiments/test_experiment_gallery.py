@@ -60,3 +60,13 @@ def test_text_repr_and_mimebundle(client):
     bundle = exp._repr_mimebundle_()
     assert bundle["text/plain"] == repr(exp)
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_time_left_follows_the_slots():
+    from mjnb.experiment import time_left
+    # 3 slots, 8 s per item: three items 2 s in, nine queued -> 6 s, then three more rounds of 8 s
+    assert time_left(8.0, [2.0, 2.0, 2.0], 9, 3) == 30.0
+    # one slot free: the queued item starts now, not after a whole "wave"
+    assert time_left(10.0, [9.0, 9.0], 1, 3) == 10.0
+    # an overdue item still needs a little time; nothing queued
+    assert time_left(10.0, [25.0], 0, 3) == 1.0
