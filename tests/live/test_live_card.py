@@ -320,3 +320,21 @@ def test_remix_child_card_offers_an_editable_prompt():
         assert child.prompt == "a silver fox" and sim.engine.tasks[child.id].prompt == "a silver fox"
         until(lambda: state(card, child)["editor"] is None, what="the form to close")
         client.close()
+
+
+@pytest.mark.parametrize("on,label,action", [
+    ("grid", "🔄", "REROLL"), ("grid", "V2", "VARIATION"),
+    ("upscale", "Upscale (Subtle)", "UPSCALE"), ("upscale", "🪄 Vary (Strong)", "HIGH_VARIATION"),
+    ("upscale", "🔍 Zoom Out 2x", "ZOOM"), ("upscale", "⬆️", "PAN"),
+])
+def test_every_button_family_pressed_on_the_card_makes_its_child(client, on, label, action):
+    grid = client.imagine("a family portrait --v 6.1").wait(20)
+    task = grid.upscale(1).wait(20) if on == "upscale" else grid
+    card = task.card
+    press(card, label)
+    child = until(lambda: task.children and task.children[-1], what=f"the {label} child")
+    until(lambda: card.selected == child.id, what="the child in view")
+    child.wait(20)
+    until(lambda: state(card, child)["status"] == "SUCCESS", what="the child's card")
+    assert state(card, child)["via"] == label and button(card, label, task)["used"]
+    assert state(card, child)["action"] == action
