@@ -16,13 +16,24 @@ const clock = (start, end) => {
   return s < 120 ? `${Math.round(s)} s` : `${(s / 60).toFixed(1)} min`;
 };
 
+// Each state change brings new byte views of unchanged pictures: compare a sample, not identity,
+// so chips and images are not re-decoded (and do not flicker) on every update.
+const same = (a, b) => {
+  if (a === b) return true;
+  if (!a || !b || a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const step = Math.max(1, Math.floor(x.length / 64));
+  for (let i = 0; i < x.length; i += step) if (x[i] !== y[i]) return false;
+  return x[x.length - 1] === y[y.length - 1];
+};
+
 // One object URL per slot, revoked when replaced, so long sessions do not leak pictures.
 function pictures() {
   const urls = new Map();
   return {
     url(slot, bytes) {
       const old = urls.get(slot);
-      if (old && old.bytes === bytes) return old.url;
+      if (old && same(old.bytes, bytes)) return old.url;
       if (old) URL.revokeObjectURL(old.url);
       if (!bytes || !bytes.byteLength) { urls.delete(slot); return ""; }
       const url = URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
