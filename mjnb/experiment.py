@@ -644,6 +644,14 @@ class Experiment:
             self._gallery = ExperimentGallery(self)
         return self._gallery
 
+    def _ipython_display_(self) -> None:
+        """In IPython: the gallery, with a static copy that is brought up to date when it settles."""
+        self.gallery.show()
+
+    def _display_(self):
+        """marimo's display protocol: the gallery widget."""
+        return self.gallery
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         bundle = {"text/plain": repr(self)}
         try:

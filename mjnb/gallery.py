@@ -8,7 +8,10 @@ submitter threads) and reads tasks' already-downloaded pictures. No HTTP, sleepi
 
 from __future__ import annotations
 
+import base64
+import html
 import threading
+import uuid
 
 import anywidget
 import ipywidgets as W
@@ -49,6 +52,8 @@ class ExperimentGallery(anywidget.AnyWidget):
     def __init__(self, experiment, **kwargs):
         super().__init__(**kwargs)
         self.experiment = experiment
+        self.display_id = f"mjnb-{uuid.uuid4().hex}"
+        self._shown = False
         self._lock = threading.RLock()
         self._pictures: dict[int, object] = {}  # the picture each thumbnail was made from
         self.on_msg(self._on_msg)
@@ -57,6 +62,28 @@ class ExperimentGallery(anywidget.AnyWidget):
 
     def _on_event(self, experiment, item, event: str) -> None:
         self._render()
+        if self._shown and experiment.done():
+            self._update_static()
+
+    def bundle(self) -> dict:
+        data = super()._repr_mimebundle_() or {}
+        if isinstance(data, tuple):  # anywidget: (data, metadata)
+            data = data[0]
+        return {**data, "text/plain": repr(self.experiment), "text/html": static_html(self)}
+
+    def show(self) -> None:
+        """Display under a display id, so the static copy can be brought up to date at the end."""
+        from IPython.display import display
+        display(self.bundle(), raw=True, display_id=self.display_id)
+        self._shown = not self.experiment.done()
+
+    def _update_static(self) -> None:
+        self._shown = False  # once, when the experiment has settled
+        try:
+            from IPython.display import update_display
+            update_display(self.bundle(), raw=True, display_id=self.display_id)
+        except Exception:  # outside a kernel there is nothing to update
+            pass
 
     def _render(self) -> None:
         with self._lock:
@@ -76,9 +103,9 @@ class ExperimentGallery(anywidget.AnyWidget):
         if isinstance(content, dict) and content.get("type") == "open":
             item = next((i for i in self.experiment.items if i.index == content.get("index")), None)
             if item is not None:
-                self.show(item)
+                self.open(item)
 
-    def show(self, item) -> None:
+    def open(self, item) -> None:
         """Put this item's full task card under the grid (or say why it has none)."""
         if item.task is not None:
             self.detail = item.task.card
@@ -107,3 +134,23 @@ def summary_state(exp) -> dict:
 
 def _eta(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def static_html(gallery) -> str:
+    """The gallery as plain HTML (a shared or converted notebook): the summary and every item's
+    thumbnail and caption, escaped."""
+    summary = gallery.summary
+    cells = []
+    for item in gallery.items:
+        data = gallery.thumbs.get(str(item["index"]))
+        picture = (f"<img src='data:image/jpeg;base64,{base64.b64encode(data).decode('ascii')}' "
+                   f"style='width:{THUMB_SIDE}px;height:{THUMB_SIDE}px;object-fit:contain'>" if data else
+                   f"<div style='width:{THUMB_SIDE}px;height:{THUMB_SIDE}px'>{html.escape(item['status'])}</div>")
+        reason = f"<div style='color:#c62828'>{html.escape(item['reason'])}</div>" if item["reason"] else ""
+        cells.append(f"<div style='width:150px;font-size:12px;overflow:hidden'>{picture}"
+                     f"<div>#{item['index']} {html.escape(item['prompt'])}</div>"
+                     f"<div>{html.escape(item['factors'])}</div>{reason}</div>")
+    return (f"<div class='mjnb-static' style='border:1px solid rgba(128,128,128,.5);border-radius:6px;padding:8px'>"
+            f"<b>{html.escape(summary['title'])}</b> · {html.escape(summary['subtitle'])}"
+            f"<div style='font-size:12px;margin:4px 0'>{html.escape(summary['counts'])}</div>"
+            f"<div style='display:flex;flex-wrap:wrap;gap:6px'>{''.join(cells)}</div></div>")

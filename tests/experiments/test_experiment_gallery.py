@@ -70,3 +70,18 @@ def test_time_left_follows_the_slots():
     assert time_left(10.0, [9.0, 9.0], 1, 3) == 10.0
     # an overdue item still needs a little time; nothing queued
     assert time_left(10.0, [25.0], 0, 3) == 1.0
+
+
+def test_static_gallery_is_updated_when_the_experiment_settles(client):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    InteractiveShell.instance()
+    exp = Experiment(client, ["a <i>static</i> pig", "a cow"], concurrency=2, name="static-gallery")
+    with capture_output() as captured:
+        exp._ipython_display_()
+        exp.wait(timeout=60)
+        until(lambda: len(captured.outputs) >= 2, what="the update once the experiment settled")
+    first, last = captured.outputs[0], captured.outputs[-1]
+    assert last.transient["display_id"] == first.transient["display_id"]
+    assert "2 done" in last.data["text/html"] and last.data["text/html"].count("data:image/jpeg;base64,") == 2
+    assert "<i>static</i>" not in last.data["text/html"] and "&lt;i&gt;static&lt;/i&gt;" in last.data["text/html"]
