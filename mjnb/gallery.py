@@ -62,7 +62,7 @@ class ExperimentGallery(anywidget.AnyWidget):
 
     def _on_event(self, experiment, item, event: str) -> None:
         self._render()
-        if self._shown and experiment.done():
+        if self._shown and experiment.done:
             self._update_static()
 
     def bundle(self) -> dict:
@@ -75,7 +75,7 @@ class ExperimentGallery(anywidget.AnyWidget):
         """Display under a display id, so the static copy can be brought up to date at the end."""
         from IPython.display import display
         display(self.bundle(), raw=True, display_id=self.display_id)
-        self._shown = not self.experiment.done()
+        self._shown = not self.experiment.done
 
     def _update_static(self) -> None:
         self._shown = False  # once, when the experiment has settled
@@ -103,9 +103,9 @@ class ExperimentGallery(anywidget.AnyWidget):
         if isinstance(content, dict) and content.get("type") == "open":
             item = next((i for i in self.experiment.items if i.index == content.get("index")), None)
             if item is not None:
-                self.open(item)
+                self.open_item(item)
 
-    def open(self, item) -> None:
+    def open_item(self, item) -> None:
         """Put this item's full task card under the grid (or say why it has none)."""
         if item.task is not None:
             self.detail = item.task.card
