@@ -176,6 +176,9 @@ def test_card_lineage_themes_editors_save_and_reopen(lab, lab_page, page, artifa
     # Vary Region on U1's upscale: a lasso on the image, inside the card; then it runs.
     select_chip(page, 1)
     wait_for(page, "c.buttons.some(b => /Vary \\(Region\\)/.test(b))", "U1's upscale buttons")
+    disabled = card(page).locator(".mjnb-buttons .mjnb-button:disabled")
+    assert disabled.count() >= 1 and all(len(b.get_attribute("title") or "") > 10 for b in disabled.all()), \
+        "a disabled button does not say why"
     press(page, "🖌️ Vary (Region)")
     editing = wait_for(page, "/Vary \\(Region\\)/.test(c.editor)", "the Vary Region editor did not open")
     assert "WAITING FOR YOU" in editing["header"] and "Vary (Region)" in editing["header"], editing
