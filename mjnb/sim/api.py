@@ -19,6 +19,7 @@ from . import midjourney_rules
 from . import render
 from .engine import Engine, SimError, SimTask, param, prompt_seed, prompt_zoom
 from .flavours import Flavour, Reply, json_reply
+from .billing import Ledger
 from .relay import RelayTable
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -43,6 +44,7 @@ class Api:
         self.engine = engine
         self.flavour = flavour
         self.relay = RelayTable(engine)  # only the relay profile writes rows
+        self.ledger = Ledger()  # the relay's charges (spec §13 R11)
 
     @property
     def profile(self) -> str:
@@ -81,6 +83,11 @@ class Api:
         state = call.body.get("state")
         if self.profile == "trueai" and isinstance(state, str) and len(state) > 255:
             raise SimError("quota", "State参数过长，最大255字符")  # a task-creation limit, like quota
+        if self.profile == "relay":  # new-api checks the account's quota against the price first
+            price = self.ledger.price(opts, model)
+            if self.ledger.may_fall_short(opts, call.key, price) and \
+                    self.counters(call.key, call.now)["wallet_remain"] < price:
+                raise SimError("quota", "quota_not_enough")
         outage = opts.outage
         if outage == "no-channel" and self.profile != "relay":
             outage = "crash"
@@ -135,7 +142,18 @@ class Api:
         reply, text = self.flavour.accepted(task, queued)
         if self.profile == "relay":
             self.relay.insert(task, text, call.now)
+            self._charge(call, task)
         return reply
+
+    def _charge(self, call: Call, task: SimTask) -> None:
+        """An accepted submit pays its model's price on the row it created (spec §13 R11)."""
+        model = relay_model(call.route, call.body) or "mj_imagine"
+        self.ledger.charge(self.engine.options, call.key, model, task.id,
+                           len(self.relay.rows[task.id]) - 1)
+
+    def counters(self, key: str, now: float) -> dict:
+        """The key's and its account's quota as the relay shows them at `now`."""
+        return self.ledger.counters(self.engine.options, key, self.relay, self.engine, now)
 
     def _new(self, call: Call, action: str, kind: str, prompt: str, **kw) -> SimTask:
         if self.profile == "trueai" and call.mode:
@@ -443,6 +461,7 @@ class Api:
         reply, text = self.flavour.accepted(task, None if ahead == 0 else ahead - 1)
         if self.profile == "relay":
             self.relay.continue_with_modal(task, text, call.now)
+            self._charge(call, task)
         return reply
 
     def change(self, call: Call) -> Reply:

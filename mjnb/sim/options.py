@@ -5,8 +5,35 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+
 def _split(text: str) -> list:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+# new-api's defaultModelPrice for Midjourney, USD per call
+DEFAULT_PRICES = {
+    "mj_imagine": 0.1, "mj_variation": 0.1, "mj_reroll": 0.1, "mj_blend": 0.1, "mj_modal": 0.1,
+    "mj_zoom": 0.1, "mj_shorten": 0.1, "mj_high_variation": 0.1, "mj_low_variation": 0.1,
+    "mj_pan": 0.1, "mj_inpaint": 0.0, "mj_custom_zoom": 0.0, "mj_describe": 0.05,
+    "mj_upscale": 0.05, "swap_face": 0.05, "mj_upload": 0.05,
+}
+
+
+def parse_prices(items: list) -> dict:
+    """["mj_imagine=0.2", ...] on top of new-api's defaults; a bad item raises naming it."""
+    prices = dict(DEFAULT_PRICES)
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        name = name.strip()
+        try:
+            usd = float(value)
+        except ValueError:
+            usd = -1.0
+        if not sep or not name or not usd >= 0:
+            raise ValueError(f"prices: each item must be model=USD with USD >= 0 (e.g. mj_imagine=0.1), "
+                             f"not {item!r}")
+        prices[name] = usd
+    return prices
 
 
 PROFILES = ("relay", "trueai", "novicezk")
@@ -157,6 +184,34 @@ class SimOptions:
         "trueai 用户今日绘图次数已达上限)",
         type=int,
     )
+    quota: int = _opt(
+        500_000_000,
+        "relay profile: quota units each key (and its account) starts with; new-api counts "
+        "500,000 units per USD (quota-per-unit), so the default is 1000 USD",
+    )
+    quota_per_unit: int = _opt(
+        500_000, "relay profile: quota units per USD (new-api's QuotaPerUnit)",
+    )
+    prices: list = _opt(
+        [],
+        "relay profile: prices per call in USD, model=USD, on top of new-api's defaults "
+        "(mj_imagine, mj_variation, mj_reroll, mj_blend, mj_modal, mj_zoom, mj_pan, mj_shorten, "
+        "mj_high_variation, mj_low_variation 0.1; mj_upscale, mj_describe, swap_face 0.05; "
+        "mj_custom_zoom, mj_inpaint 0); charged when a submit is accepted",
+        list_of=str,
+    )
+    refund_to_key: bool = _opt(
+        False,
+        "relay profile: a failed task's refund also goes back onto the key's own quota (some "
+        "forks); new-api itself refunds only the account's wallet, so the key's counters in "
+        "/api/usage/token/ keep the charge",
+    )
+    token_stats: bool = _opt(
+        True,
+        "relay profile: the billing routes (/v1/dashboard/billing/*) show the key's counters "
+        "(new-api's DisplayTokenStatEnabled, on by default); --no-token-stats shows the "
+        "account's wallet, where refunds land",
+    )
     outage: str = _opt(
         "none",
         "make every submit fail: no-account (code 3), discord-error (code 9), crash "
@@ -200,6 +255,10 @@ class SimOptions:
                 raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
         if self.concurrency < 1 or self.queue_size < 0:
             raise ValueError("concurrency must be >= 1 and queue_size >= 0")
+        if self.quota < 0 or self.quota_per_unit <= 0:
+            raise ValueError(f"quota must be >= 0 and quota_per_unit > 0, not "
+                             f"{self.quota!r} and {self.quota_per_unit!r}")
+        parse_prices(self.prices)  # raises naming the bad item
         if self.image_ttl <= 0:
             raise ValueError(f"image_ttl must be > 0, not {self.image_ttl!r}")
 

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from . import billing
 from .api import Api, Call, relay_model
 from .engine import Engine, SimError
 from .flavours import FLAVOURS, Reply, empty_reply, json_reply, text_reply
@@ -37,7 +38,13 @@ ROUTES = [
     ("POST", r"/mj/task/list-by-ids", "list_by_ids"),
     ("GET", r"/mj/task/list", "task_list"),  # novicezk/trueai only (spec 3.14)
     ("GET", r"/mj/image/(?P<id>[^/]+)", "image"),
+    # new-api's own money routes (spec §13 R11); the raw upstreams have none of them
+    ("GET", r"/api/usage/token/", "token_usage"),
+    ("GET", r"/api/usage/token", "token_usage_redirect"),  # gin: 301 to the trailing slash
+    ("GET", r"/(v1/)?dashboard/billing/subscription", "billing_subscription"),
+    ("GET", r"/(v1/)?dashboard/billing/usage", "billing_usage"),
 ]
+MONEY_ROUTES = ("token_usage", "token_usage_redirect", "billing_subscription", "billing_usage")
 GATEWAY_PAGES = {
     502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 EXPIRED_TEXT = "This content is no longer available."
@@ -290,7 +297,8 @@ class Simulator:
         for verb, pattern, route in ROUTES:
             m = re.fullmatch(pattern, path)
             if m and verb == method:
-                if route in self.api.flavour.routes_missing:
+                if route in self.api.flavour.routes_missing or \
+                        route in MONEY_ROUTES and self.options.profile != "relay":
                     return mode, None, {}
                 if route == "list_by_ids":
                     route = "list_by_condition"
@@ -305,9 +313,13 @@ class Simulator:
             self.engine.advance(now)
             with self.engine.lock:
                 return self.relay_image(params["id"])
+        if route in MONEY_ROUTES:
+            return self.money(route, headers, now)
         key, refusal = self.authenticate(headers)
         if refusal:
             return refusal
+        if self.options.profile == "relay" and self.exhausted(key, now):
+            return billing.exhausted()
         wait = self.rate_limited(key, now)
         if wait is not None:
             return flavour.rate_limited(wait)
@@ -331,6 +343,41 @@ class Simulator:
                 return handler(call, params["id"]) if "id" in params else handler(call)
             except SimError as err:
                 return flavour.error(err, route, path)
+
+    def exhausted(self, key: str, now: float) -> bool:
+        """new-api's TokenAuth refuses a key whose own quota is used up (remain_quota <= 0)."""
+        ledger = self.api.ledger
+        if not ledger.may_fall_short(self.options, key):
+            return False
+        self.engine.advance(now)
+        with self.engine.lock:
+            return self.api.counters(key, now)["key_remain"] <= 0
+
+    def money(self, route: str, headers, now: float) -> Reply:
+        """The quota routes, with new-api's own auth for them: the Authorization header only
+        (mj-api-secret counts on /mj paths alone)."""
+        if route == "token_usage_redirect":
+            return Reply(301, b'<a href="/api/usage/token/">Moved Permanently</a>.\n\n',
+                         "text/html; charset=utf-8", {"Location": "/api/usage/token/"})
+        authorization = (headers.get("Authorization") or "").strip()
+        only_authorization = {"Authorization": authorization} if authorization else {}
+        if route == "token_usage" and not authorization:
+            return json_reply(401, {"success": False, "message": "未提供 Authorization 请求头"})
+        key, refusal = self.authenticate(only_authorization)
+        if refusal:
+            if route == "token_usage":
+                return json_reply(401, {"success": False, "message": "无效的令牌"})
+            return refusal
+        self.engine.advance(now)
+        with self.engine.lock:
+            counters = self.api.counters(key, now)
+        if route == "token_usage":
+            return billing.token_usage(counters, authorization)
+        if counters["key_remain"] <= 0:  # TokenAuth, as on every relayed route
+            return billing.exhausted(counters)
+        if route == "billing_subscription":
+            return billing.subscription(self.options, counters)
+        return billing.usage(self.options, counters)
 
     def introspect(self, method: str, path: str, body: bytes) -> Reply:
         if path == "/__sim/stats" and method == "GET":
