@@ -20,6 +20,7 @@ from .errors import (AuthError, BannedPromptError, ConfigError, HistoryWarning, 
                      TaskFailedError, TaskTimeoutError, TransportError, UnsupportedEndpointError,
                      ValidationError)
 from .images import ImageInput
+from .money import Balance, Money
 from .models import Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus
 from .experiment import Experiment
 from .task import Task
@@ -89,6 +90,12 @@ def experiment(prompts: str | Sequence[str], params: dict | None = None, **kwarg
     return Experiment(default_client(), prompts, params, **kwargs)
 
 
+def balance() -> Balance:
+    """The key's remaining quota on the relay (its quota units and USD), read now. On a server that
+    does not show it, the answer says so (`.offered` is False, `.text` says why) rather than raising."""
+    return default_client().balance()
+
+
 def task(task_id: str) -> Task:
     """A live handle on an existing task."""
     return default_client().task(task_id)
@@ -109,7 +116,9 @@ def history(**filters: Any):
     weird, tile, no, iw, sref, cref, sw, cw, p, repeat, stop, raw, draft), other (unknown
     parameters), status, fail_reason, submit/start/finish (UTC timestamps), queue_s, run_s,
     total_s, image_path, thumb_path, image_url, mode, server, simulator, tags, rating, note,
-    experiment, state, progress, custom_id.
+    experiment, state, progress, custom_id, price (USD charged at submit, when known: configured
+    with mjnb.configure(prices=...) or learned from the balance) and cost (the price, or 0 once the
+    task failed: relays refund failures; NaN when the price is unknown).
 
     A submit whose outcome is unknown (sent, and its answer was lost or never came: the task may
     exist and be charged) is a row too: status UNKNOWN, no id, its prompt and state, and the
@@ -176,7 +185,7 @@ def _history_store():
 
 
 __all__ = [
-    "configure", "default_client", "imagine", "blend", "describe", "shorten", "swap_face", "experiment", "Experiment", "task",
+    "configure", "default_client", "balance", "Balance", "Money", "imagine", "blend", "describe", "shorten", "swap_face", "experiment", "Experiment", "task",
     "tasks", "history", "snapshots", "fill_seeds", "resume", "export", "Client", "Config", "Task", "TaskSnapshot", "TaskStatus", "TaskAction", "Button",
     "ButtonKind", "SubmitResult", "errors", "MjnbError", "ConfigError", "ValidationError",
     "ParentNotReadyError", "AuthError", "QuotaError", "RateLimitedError", "QueueFullError",

@@ -10,17 +10,20 @@ itself (the injected History does).
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import re
 import secrets
+import threading
 import weakref
 from typing import Any, Iterable, Mapping, Sequence
 
 import requests
 
 from . import errors as E
-from .config import Config
+from .config import Config, price_model
 from .images import ImageInput, data_url, image_bytes, open_image, thumbnail_jpeg
+from .money import Balance, billing_model, learned_price, read_balance
 from .models import (EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify,
                      newest_per_id)
 from .prompt_check import check_prompt
@@ -63,6 +66,11 @@ class Client:
         self.history = history or None  # a History, or None to keep nothing
         self.transport = Transport(config, session)  # the HTTP; this class is the session above it
         self._tasks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._balance: Balance | None = None  # the last reading, for repr and views
+        self._learning = False  # learn prices around submits: on once a balance was read
+        self._learn_lock = threading.Lock()  # a learning submit is the only one in flight
+        self._learned: dict | None = None  # model -> USD learned on this relay (from the history)
+        self._task_prices: dict = {}  # task id -> USD charged at its submit
 
     # ------------------------------------------------------------ identity
 
@@ -79,7 +87,69 @@ class Client:
     def __repr__(self) -> str:
         where = "simulator " + self.config.base_url if self.is_simulator else self.config.base_url
         mode = f" mode={self.config.mode}" if self.config.mode else ""
-        return f"<mjnb.Client {where}{mode} auth={self.config.auth_header}>"
+        money = self._balance.text if self._balance is not None else "balance: not read yet (client.balance())"
+        return f"<mjnb.Client {where}{mode} auth={self.config.auth_header}; {money}>"
+
+    # ------------------------------------------------------------ money
+
+    def balance(self) -> Balance:
+        """The key's remaining quota, read now from the relay (in its units and in USD); when the
+        server shows none, the Balance says so in `.text` instead of raising. Reading it also
+        turns on learning prices from the balance around submits whose price is unknown."""
+        reading = read_balance(self.transport, self.config.quota_per_usd)
+        self._balance = reading
+        self._learning = reading.offered
+        return reading
+
+    @property
+    def last_balance(self) -> Balance | None:
+        """The latest balance read (None before the first): for views, without a request."""
+        return self._balance
+
+    def price(self, action: str) -> float | None:
+        """USD per call of an action ("imagine", "upscale", or new-api's "mj_pan"...): configured
+        with mjnb.configure(prices=...), else learned on this relay; None while unknown."""
+        model = price_model(action) if isinstance(action, str) else None
+        if model is None:
+            raise E.ValidationError(f"action must name a priced action such as 'imagine' or 'upscale', "
+                                    f"not {action!r}", field="action")
+        return self._price_of(model)
+
+    def task_price(self, task_id: str) -> float | None:
+        """What a task of this session was charged at submit (USD), when its price was known."""
+        return self._task_prices.get(task_id)
+
+    def _price_of(self, model: str) -> float | None:
+        configured = dict(self.config.prices or ())
+        if model in configured:
+            return configured[model]
+        if self._learned is None:
+            self._learned = self.history.learned_prices(self.config.host) if self.history else {}
+        return self._learned.get(model)
+
+    @contextlib.contextmanager
+    def _pricing(self, model: str | None, context: dict):
+        """Around one submit: note its price in `context` (for the history) when known; else, once a
+        balance has been read, learn it from the balance just before and just after, with no other
+        submit of this client in between. Yields a function to call with the ids the submit made."""
+        price = self._price_of(model) if model else None
+        context["price"] = price
+        if price is not None or model is None or not self._learning:
+            yield lambda ids: self._task_prices.update(dict.fromkeys(ids, price))
+            return
+        with self._learn_lock:
+            before = self.balance()
+
+            def learn(ids: list) -> None:
+                after = self.balance() if before.offered else before
+                found = learned_price(before, after, self.config.quota_per_usd) if len(ids) == 1 else None
+                if found is not None:
+                    self._learned[model] = context["price"] = found
+                    if self.history:
+                        self.history.price_learned(self.config.host, model, found, ids[0])
+                    log.info("mjnb: learned the price of %s on %s: %.4f USD", model, self.config.host, found)
+                self._task_prices.update(dict.fromkeys(ids, context["price"]))
+            yield learn
 
     def close(self) -> None:
         self.transport.close()
@@ -294,16 +364,19 @@ class Client:
         if not body.get("state"):  # ours is unique, so a submit whose answer is lost can be found again
             body["state"] = _new_state()
         context = self._context(prompt=prompt, parent_id=parent_id, custom_id=custom_id, experiment=experiment)
-        record = self.history.submit_started(self.config.host, endpoint, body, context) if self.history else None
-        try:
-            result = self.transport.submit(path, body)
-            ids = result.ids
-        except E.MjnbError as exc:
-            found = self._settle_failed_submit(exc, record, name, body, context)
-            if not found:
-                raise
-            return self._new_tasks(found, SubmitResult(code=1, description=RECONCILED_TEXT,
-                                                       result=[s.id for s in found]), context)
+        with self._pricing(billing_model(name, body), context) as priced:
+            record = self.history.submit_started(self.config.host, endpoint, body, context) if self.history else None
+            try:
+                result = self.transport.submit(path, body)
+                ids = result.ids
+            except E.MjnbError as exc:
+                found = self._settle_failed_submit(exc, record, name, body, context)
+                if not found:
+                    raise
+                priced([s.id for s in found])
+                return self._new_tasks(found, SubmitResult(code=1, description=RECONCILED_TEXT,
+                                                           result=[s.id for s in found]), context)
+            priced(ids)
         status = TaskStatus.MODAL if result.is_modal else TaskStatus.NOT_START
         snaps = [TaskSnapshot(id=ident, action=action, status=status, prompt=prompt,
                               description=result.description, submit_time=_now(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -16,6 +17,10 @@ ENV = {"base_url": "MJNB_BASE_URL", "api_key": "MJNB_API_KEY", "mode": "MJNB_MOD
        "auth_header": "MJNB_AUTH_HEADER", "timeout": "MJNB_TIMEOUT", "flavour": "MJNB_FLAVOUR",
        "max_json_bytes": "MJNB_MAX_JSON_BYTES", "max_image_pixels": "MJNB_MAX_IMAGE_PIXELS"}
 SIZE_SETTINGS = ("max_image_bytes", "max_json_bytes", "max_image_pixels")
+# new-api's billing models for Midjourney (spec §13 R11); prices may name them or the short action
+PRICED_MODELS = ("mj_imagine", "mj_variation", "mj_reroll", "mj_blend", "mj_modal", "mj_zoom", "mj_shorten",
+                 "mj_high_variation", "mj_low_variation", "mj_pan", "mj_inpaint", "mj_custom_zoom",
+                 "mj_describe", "mj_upscale", "swap_face", "mj_upload")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ class Config:
     poll_interval: float = 1.0  # tracker: seconds between batched polls while tasks change
     poll_max_interval: float = 10.0  # tracker: the slowest polling when nothing changes
     stall_after: float = 180.0  # seconds without any change before a card says the task looks stuck
+    prices: Any = None  # USD per call, e.g. {"imagine": 0.1, "upscale": 0.05}: model -> USD after checking
+    quota_per_usd: float = 500_000.0  # the relay's quota units per USD (new-api's QuotaPerUnit)
 
     def __post_init__(self) -> None:
         base, mode = _normalise_base_url(self.base_url), self.mode
@@ -55,6 +62,7 @@ class Config:
         if isinstance(self.api_key, str):
             object.__setattr__(self, "api_key", self.api_key.strip() or None)
         _check_key(self.api_key)
+        object.__setattr__(self, "prices", _check_prices(self.prices))
         self._validate()
 
     def _validate(self) -> None:
@@ -66,7 +74,7 @@ class Config:
                               f"not {self.auth_header!r}")
         if self.flavour not in FLAVOURS:
             raise ConfigError(f"flavour must be one of {', '.join(FLAVOURS)}, not {self.flavour!r}")
-        for name in ("timeout", "backoff", "poll_interval", "poll_max_interval", "stall_after"):
+        for name in ("timeout", "backoff", "poll_interval", "poll_max_interval", "stall_after", "quota_per_usd"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{name} must be a number of seconds > 0, not {value!r}")
@@ -132,6 +140,37 @@ class Config:
         return f"Config({', '.join(parts)})"
 
     __str__ = __repr__
+
+
+def price_model(name: str) -> str | None:
+    """new-api's billing model for a price name: "imagine" or "mj_imagine" -> "mj_imagine"."""
+    name = name.strip().lower().replace("-", "_").replace(" ", "_")
+    for candidate in (name, "mj_" + name):
+        if candidate in PRICED_MODELS:
+            return candidate
+    return "swap_face" if name == "mj_swap_face" else None
+
+
+def _check_prices(prices) -> tuple | None:
+    """Prices as ((model, USD), ...), checked: each bad entry is named in the error."""
+    if prices is None:
+        return None
+    items = prices.items() if hasattr(prices, "items") else prices
+    try:
+        items = [(k, v) for k, v in items]
+    except (TypeError, ValueError):
+        raise ConfigError(f"prices must map actions to USD per call, like {{'imagine': 0.1}}, "
+                          f"not {prices!r}") from None
+    out = {}
+    for name, usd in items:
+        model = price_model(name) if isinstance(name, str) else None
+        if model is None:
+            raise ConfigError(f"prices[{name!r}]: not an action a relay prices; use one of "
+                              f"{', '.join(m.removeprefix('mj_') for m in PRICED_MODELS)}")
+        if isinstance(usd, bool) or not isinstance(usd, (int, float)) or not usd >= 0 or usd == float("inf"):
+            raise ConfigError(f"prices[{name!r}] must be a number of USD >= 0, not {usd!r}")
+        out[model] = float(usd)
+    return tuple(sorted(out.items()))
 
 
 def _check_key(key) -> None:

@@ -12,7 +12,7 @@ COLUMNS = (["id", "parent_id", "root_id", "action", "button", "prompt", "prompt_
             "image_prompts"] + list(PARAMS) +
            ["other", "status", "fail_reason", "submit", "start", "finish", "queue_s", "run_s", "total_s",
             "image_path", "thumb_path", "image_url", "mode", "server", "simulator", "tags", "rating", "note",
-            "experiment", "state", "progress", "custom_id"])
+            "experiment", "state", "progress", "custom_id", "price", "cost"])
 
 
 def _floats(values) -> np.ndarray:
@@ -64,6 +64,10 @@ def tasks_frame(cols: dict) -> pd.DataFrame:
     data["tags"] = _objects([v if v is not None else [] for v in cols["tags"]])
     data["rating"] = _ints(cols["rating"])
     data["progress"] = np.nan_to_num(_floats(cols["progress"])).astype("int64")
+    # money: the price charged at submit (USD) and the cost, which a failure's refund brings to 0
+    price = _floats(cols["price"]) if "price" in cols else np.full(n, np.nan)
+    failed = data["status"] == "FAILURE"
+    data["price"], data["cost"] = price, np.where(failed & ~np.isnan(price), 0.0, price)
     order = np.lexsort((_objects(cols["id"]).astype(str), np.nan_to_num(submit, nan=np.inf)))  # by submit, then id
     if (order != np.arange(n)).any():
         data = {name: (value[order] if not isinstance(value, pd.DatetimeIndex) else value.take(order))

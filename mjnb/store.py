@@ -32,7 +32,7 @@ from .params import PARAMS, parse_prompt
 
 log = logging.getLogger("mjnb")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TERMINAL = ("SUCCESS", "FAILURE", "CANCEL")
 PARAM_COLUMNS = list(PARAMS)
 LIST_PARAMS = [name for name, (_, kind) in PARAMS.items() if kind == "list"]
@@ -96,6 +96,14 @@ MIGRATIONS = {
         hash TEXT PRIMARY KEY, path TEXT NOT NULL, thumb_path TEXT NOT NULL,
         width INTEGER, height INTEGER, bytes INTEGER, created REAL
     );
+    """,
+    # money (issue 15): what each task was charged at submit (USD), and prices learned per relay
+    2: """
+    ALTER TABLE tasks ADD COLUMN price REAL;
+    CREATE TABLE prices (
+        server TEXT NOT NULL, model TEXT NOT NULL, usd REAL NOT NULL, learned REAL NOT NULL, task_id TEXT,
+        PRIMARY KEY (server, model)
+    )
     """,
 }
 
@@ -434,10 +442,11 @@ class History:
             "finish_time": _ts(snap.finish_time), "image_url": snap.image_url or None,
             "mode": ctx.get("mode"), "simulator": int(bool(ctx.get("simulator"))),
             "experiment": ctx.get("experiment"), "state": snap.state or None, "updated": time.time(),
+            "price": ctx.get("price"),
         }
         keep = ("submit_id", "parent_id", "root_id", "action", "button", "custom_id", "prompt", "prompt_en",
                 "final_prompt", "submit_time", "start_time", "finish_time", "image_url", "mode", "experiment",
-                "state", "fail_reason")
+                "state", "fail_reason", "price")
         names = list(values)
         placeholders = ",".join("?" for _ in names)
         updates = ", ".join(
@@ -445,6 +454,16 @@ class History:
             for n in names if n not in ("server", "id"))
         db.execute(f'INSERT INTO tasks ({",".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) VALUES ({placeholders}) '
                    f"ON CONFLICT(server, id) DO UPDATE SET {updates}", [values[n] for n in names])
+
+    @_automatic()
+    def price_learned(self, server: str, model: str, usd: float, task_id: str | None) -> None:
+        """A price learned from the balance around one submit: kept for later sessions."""
+        self._write("INSERT OR REPLACE INTO prices VALUES (?,?,?,?,?)", (server, model, usd, time.time(), task_id))
+
+    @_reading
+    def learned_prices(self, server: str) -> dict:
+        """model -> USD per call, as learned on this relay."""
+        return dict(self._db().execute("SELECT model, usd FROM prices WHERE server=?", (server,)).fetchall())
 
     @_automatic()
     def image_stored(self, server: str, task_id: str, info: dict, size: int) -> None:

@@ -61,6 +61,8 @@ class Transport:
         self.config = config
         self.session = session or requests.Session()
         self._auth = _KeyAuth(config.auth_headers())
+        # new-api's quota routes read only "Authorization: Bearer" (mj-api-secret counts on /mj alone)
+        self._bearer = _KeyAuth({"Authorization": f"Bearer {config.api_key}"} if config.api_key else {})
         self._origin = _origin(config.base_url)  # the only origin the key is sent to
         self._dropped_rows = 0  # malformed rows a list answer carried: the first is logged loudly
 
@@ -160,13 +162,52 @@ class Transport:
                                 http_status=answer.status_code) from None
         return bytes(answer.content)
 
+    def token_usage(self) -> Mapping:
+        """GET /api/usage/token/ (new-api): the key's quota counters in the relay's units, as
+        {"total_granted", "total_used", "total_available", "unlimited_quota", ...}."""
+        data = self._money("/api/usage/token/")
+        inner = data.get("data")
+        if data.get("code") is not True or not isinstance(inner, Mapping):
+            raise E.UnsupportedEndpointError("the server's answer is not a key's usage",
+                                             endpoint="GET /api/usage/token/",
+                                             server_message=self._scrub(json.dumps(data, ensure_ascii=False)[:300]))
+        return inner
+
+    def billing(self, which: str) -> Mapping:
+        """GET /v1/dashboard/billing/<subscription|usage>: the OpenAI-style view, in USD
+        (usage's total_usage in cents)."""
+        if which not in ("subscription", "usage"):
+            raise E.ValidationError(f"which must be subscription or usage, not {which!r}", field="which")
+        return self._money(f"/v1/dashboard/billing/{which}")
+
+    def _money(self, path: str) -> Mapping:
+        """A quota route: on the relay's own origin (no mode prefix), the key as a Bearer token."""
+        endpoint = f"GET {path}"
+        answer = self._send("GET", (self.config.base_url or "") + path, endpoint, idempotent=True,
+                            auth=self._bearer)
+        if answer.status_code >= 300 or answer.status_code == 204:
+            self._raise_http(answer, endpoint, kind="money")
+        try:
+            data = json.loads(answer.text)
+        except ValueError:
+            data = None
+        if not isinstance(data, Mapping):  # a relay's dashboard page, say: the route is not there
+            raise E.UnsupportedEndpointError("the server answered with something other than its quota",
+                                             endpoint=endpoint, http_status=answer.status_code,
+                                             server_message=self._scrub(_page_text(answer.text)[:300]))
+        if isinstance(data.get("error"), Mapping):  # new-api's billing routes fail with HTTP 200
+            raise E.ServerError("the server could not read the quota", endpoint=endpoint,
+                                server_message=self._scrub(str(data["error"].get("message") or "")))
+        return data
+
     # ------------------------------------------------------------ internals: sending
 
     def _url(self, path: str) -> str:
         return self.config.api_root + path
 
     def _send(self, method: str, url: str, endpoint: str, *, idempotent: bool, body=None, key: bool = True,
-              cap: str = "max_json_bytes", deadline: float | None = None) -> "_Answer":
+              cap: str = "max_json_bytes", deadline: float | None = None,
+              auth: "_KeyAuth | None" = None) -> "_Answer":
         """One call, over within one deadline (config.timeout, or an earlier `deadline`) that covers
         connecting, retries, redirects and the whole answer, whose size is capped by the Config
         setting named `cap`. Retries only what is safe: idempotent calls on connection errors, 429
@@ -177,7 +218,7 @@ class Transport:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                answer = self._request(method, url, endpoint, body, key, cap, deadline, idempotent)
+                answer = self._request(method, url, endpoint, body, key, cap, deadline, idempotent, auth)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 never_sent = _never_sent(exc)
                 log.debug("%s failed after %.3fs: %s", endpoint, time.monotonic() - started,
@@ -194,7 +235,7 @@ class Transport:
         raise AssertionError("unreachable")
 
     def _request(self, method: str, url: str, endpoint: str, body, key: bool, cap: str, deadline: float,
-                 idempotent: bool) -> "_Answer":
+                 idempotent: bool, auth: "_KeyAuth | None" = None) -> "_Answer":
         """Send once and read the whole answer. Redirects are followed by hand: API calls (with the
         key) only within the relay's own origin, since requests would carry a custom key header
         anywhere; downloads (never with the key) wherever they lead."""
@@ -202,7 +243,7 @@ class Transport:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise requests.ConnectTimeout("no time left to send the request")
-            resp = self.session.request(method, url, json=body, auth=self._auth if key else None,
+            resp = self.session.request(method, url, json=body, auth=(auth or self._auth) if key else None,
                                         allow_redirects=False, stream=True, timeout=left)
             try:
                 status, location = resp.status_code, resp.headers.get("Location")
