@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import errors as E
 from .models import TaskStatus
+from .money import Money, tally, usd, verdict
 from .prompt_check import ParameterError, check_prompt
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ log = logging.getLogger("mjnb.experiment")
 STATE_PREFIX = "mjnb"
 QUEUED, SUBMITTING, RUNNING, DONE, FAILED, STALLED, CANCELLED, UNCERTAIN = (
     "queued", "submitting", "running", "done", "failed", "stalled", "cancelled", "uncertain")
-SETTLED = (DONE, FAILED, STALLED, CANCELLED, UNCERTAIN)
+OVER_BUDGET = "over budget"  # never submitted: its price would have taken the spending past the budget
+SETTLED = (DONE, FAILED, STALLED, CANCELLED, UNCERTAIN, OVER_BUDGET)
 UNCERTAIN_TEXT = ("outcome unknown: the submit may have reached the server (no clear answer came back), "
                   "so the task may exist and be charged; it was not retried, to avoid paying twice. Check "
                   "the relay, then call retry_failed(uncertain=True) if you want a new attempt")
@@ -62,6 +64,7 @@ class Item:
     uncertain: bool = False  # the error is "outcome unknown: may exist, not retried"
     cancelled: bool = False
     submitting: bool = False
+    over_budget: str = ""  # why it was not submitted (the budget), once decided
     previous: list = field(default_factory=list, repr=False)  # tasks of earlier attempts
 
     @property
@@ -83,6 +86,8 @@ class Item:
             return STALLED if task.stalled else RUNNING
         if self.error is not None:
             return UNCERTAIN if self.uncertain else FAILED
+        if self.over_budget:
+            return OVER_BUDGET
         if self.cancelled:
             return CANCELLED
         return SUBMITTING if self.submitting else QUEUED
@@ -100,6 +105,8 @@ class Item:
         """Why a failed (or uncertain) item failed, in words ('' otherwise)."""
         if self.error is not None:
             return self.error
+        if self.over_budget and self.task is None:
+            return self.over_budget
         if self.task is not None and self.task.status.is_terminal and self.task.status != TaskStatus.SUCCESS:
             return self.task.fail_reason or str(self.task.status)
         return ""
@@ -163,7 +170,12 @@ class _Submitter:
                         self.cond.notify_all()
                         return
                     if self.live() < self.concurrency:
-                        break
+                        fits = item.batch._budget_check(item)  # the one budget check, at the point of submit
+                        if fits == "go":
+                            break
+                        if fits == "over":
+                            item.batch._emit(item, "status")  # settled: _next moves on to the next item
+                            continue
                     self.cond.wait(0.5)  # task events wake us; the timeout is a local re-check only
                 item.submitting = True
                 self.current = item
@@ -245,12 +257,19 @@ class Experiment:
     a fresh one (exp-<date>-<time>-<hex>), so it never resumes by accident. Every item's prompt is
     checked before the first submit (a factor value Midjourney would refuse raises
     ValidationError naming the item); `validate=False` sends them unchecked.
+
+    With `budget` (USD), it first says how many submits it plans and what they should cost, and
+    never submits an item whose price would take spent + committed past the budget: such items
+    wait while a running task could still fail and be refunded, and are marked "over budget"
+    once nothing can free the money. `money()` gives spent, committed and remaining. The price is
+    mjnb.configure(prices=...)'s, else the one learned on this relay; when neither is known, the
+    first submit goes alone and the balance around it tells the price.
     """
 
     def __init__(self, client: "Client", prompts: str | Sequence[str], params: Mapping | None = None,
                  repeats: int = 1, concurrency: int = 3, name: str | None = None, mode: str | None = None,
                  bot: str | None = None, *, backoff: float | None = None, max_backoff: float = 30.0,
-                 validate: bool = True):
+                 validate: bool = True, budget: float | None = None):
         prompts = _prompts(prompts)
         params = _params(params)
         repeats = _positive_int(repeats, "repeats")
@@ -260,6 +279,9 @@ class Experiment:
                                     field="max_backoff")
         if backoff is not None and (not isinstance(backoff, (int, float)) or backoff <= 0):
             raise E.ValidationError(f"backoff must be a number of seconds > 0, not {backoff!r}", field="backoff")
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or not 0 < budget < float("inf")):
+            raise E.ValidationError(f"budget must be an amount of USD > 0, not {budget!r}", field="budget")
         if mode is not None and mode != client.config.mode:
             from .client import Client
             client = Client(config=client.config.with_changes(mode=mode), history=client.history or False,
@@ -279,6 +301,9 @@ class Experiment:
         self.factors = columns
         if validate:
             _check_items(self.items)
+        self.budget = None if budget is None else float(budget)
+        if self.budget is not None:
+            self.plan = self._state_plan()
         self._submitter = _Submitter(concurrency, backoff or client.config.backoff, max_backoff)
         self._begin()
 
@@ -292,6 +317,8 @@ class Experiment:
         self._cancelled = False
         self._listeners: list[Callable] = []
         self._gallery = None
+        self.budget: float | None = None  # USD; follow-up batches have none of their own
+        self.plan = ""  # what a budgeted run said it would submit and cost
 
     def _begin(self) -> None:
         self._resume()
@@ -422,10 +449,78 @@ class Experiment:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    # ------------------------------------------------------------ money
+
+    def _item_price(self, item: Item) -> float | None:
+        """USD an item's submit is charged: an imagine, or a U press for follow-ups."""
+        return self.client._price_of("mj_upscale" if item.parent is not None else "mj_imagine")
+
+    def _state_plan(self) -> str:
+        """Say before the first submit how many are planned and what they should cost."""
+        n, budget = len(self.items), self.budget
+        price = self._item_price(self.items[0]) if self.items else None
+        if price is None:
+            balance = self.client.balance()  # also turns on learning the price around the first submit
+            if not balance.offered:
+                raise E.ValidationError(
+                    "a budget needs the price of a submit, and mjnb knows none for this relay and cannot "
+                    f"learn it ({balance.reason})", field="budget",
+                    hint="Set it: mjnb.configure(prices={'imagine': 0.1}) (USD per call, as the relay charges)")
+            text = (f"{self.name}: {n} submit(s) planned, budget {usd(budget)}; the price is not known yet, "
+                    f"so the first goes alone and the balance around it tells it ({balance.text})")
+        else:
+            fit = n if price == 0 else min(n, int((budget + 1e-9) // price))
+            text = (f"{self.name}: {n} submit(s) planned at {usd(price)} each, estimated {usd(n * price)}; "
+                    f"budget {usd(budget)} covers {fit}")
+            if fit < n:
+                text += f" (the other {n - fit} wait for refunds of failed tasks, else are marked {OVER_BUDGET!r})"
+        print(text, flush=True)
+        return text
+
+    def money(self) -> Money:
+        """Spent (finished tasks; failed ones are refunded), committed (submitted, still running)
+        and remaining of the budget, in USD; `.text` is one line for a gallery."""
+        entries = []
+        with self._submitter.cond:
+            for item in self.items:
+                estimate = self._item_price(item)
+                for task in item.previous + ([item.task] if item.task is not None else []):
+                    price = self.client.task_price(task.id)
+                    status = task.status
+                    state = ("FAILURE" if status == TaskStatus.FAILURE else "SUCCESS") if status.is_terminal \
+                        else "running"
+                    entries.append((estimate if price is None else price, state))
+                if item.task is None and item.submitting:
+                    entries.append((estimate, "submitting"))
+                elif item.task is None and item.uncertain:  # may have been charged: nothing will tell
+                    entries.append((estimate, "uncertain"))
+        return tally(entries, self.budget)
+
+    def _budget_check(self, item: Item) -> str:
+        """go, wait or over for the next submit (called with the submitter's lock held); marks an
+        item that can never fit."""
+        if self.budget is None:
+            return "go"
+        price = self._item_price(item)
+        if price is None:  # being learned: the first submit goes alone; a second unknown would be a guess
+            if any(i.task is not None or i.submitting or i.uncertain for i in self.items):
+                if any(i.live for i in self.items):
+                    return "wait"
+                item.over_budget = (f"{OVER_BUDGET}: the price of a submit is still unknown (the balance did "
+                                    f"not tell it), so it could not be kept under the budget")
+                return "over"
+            return "go"
+        money = self.money()
+        fits = verdict(money, price)
+        if fits == "over":
+            item.over_budget = (f"{OVER_BUDGET}: its price, {usd(price)}, would take the spending "
+                                f"({usd(money.spent)} spent) past the budget of {usd(self.budget)}")
+        return fits
+
     def counts(self) -> dict:
         """How many items are queued, running (incl. submitting), done, failed, stalled, cancelled,
         uncertain (outcome unknown: not sent again unless asked)."""
-        out = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, STALLED, CANCELLED, UNCERTAIN), 0)
+        out = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, STALLED, CANCELLED, UNCERTAIN, OVER_BUDGET), 0)
         for item in self.items:
             status = item.status
             out[RUNNING if status == SUBMITTING else status] += 1
@@ -549,7 +644,7 @@ class Experiment:
         cancelled) gets a row with its prompt and state and no id. Columns: those of
         mjnb.history(), then item, attempt, repeat, one factor_<name> column per factor
         (factor_prompt is the prompt as given), item_status (queued, submitting, running, done,
-        failed, stalled, cancelled or uncertain) and reason (why it failed, or why its outcome is
+        failed, stalled, cancelled, uncertain or over budget) and reason (why it failed, or why its outcome is
         unknown). Earlier attempts are in `attempts`."""
         import numpy as np
         import pandas as pd
@@ -577,7 +672,7 @@ class Experiment:
         columns = {}
         for column in hist.columns:  # column by column, keeping each dtype (and None as None)
             have, dtype = hist[column].tolist(), hist[column].dtype
-            blank = False if dtype == bool else 0 if column == "progress" else None
+            blank = False if dtype == bool else 0 if column in ("progress", "item", "attempt") else None  # item, attempt: set below
             values = [have[p] if p != -1 else missing[n].get(column, blank) for n, p in enumerate(take)]
             if dtype == object:
                 columns[column] = np.empty(len(values), dtype=object)
