@@ -263,7 +263,8 @@ class Experiment:
     wait while a running task could still fail and be refunded, and are marked "over budget"
     once nothing can free the money. `money()` gives spent, committed and remaining. The price is
     mjnb.configure(prices=...)'s, else the one learned on this relay; when neither is known, the
-    first submit goes alone and the balance around it tells the price.
+    first submit goes alone and the balance around it tells the price (so a budget smaller than one
+    submit's unknown price is crossed by that one submit: configure prices to rule that out).
     """
 
     def __init__(self, client: "Client", prompts: str | Sequence[str], params: Mapping | None = None,
@@ -467,7 +468,8 @@ class Experiment:
                     f"learn it ({balance.reason})", field="budget",
                     hint="Set it: mjnb.configure(prices={'imagine': 0.1}) (USD per call, as the relay charges)")
             text = (f"{self.name}: {n} submit(s) planned, budget {usd(budget)}; the price is not known yet, "
-                    f"so the first goes alone and the balance around it tells it ({balance.text})")
+                    f"so the first goes alone and the balance around it tells it (should one submit cost more "
+                    f"than the whole budget, that first one alone crosses it; {balance.text})")
         else:
             fit = n if price == 0 else min(n, int((budget + 1e-9) // price))
             text = (f"{self.name}: {n} submit(s) planned at {usd(price)} each, estimated {usd(n * price)}; "
