@@ -19,7 +19,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
-__all__ = ["timings", "progress_curves", "contact_sheet", "lineage"]
+__all__ = ["timings", "progress_curves", "contact_sheet", "lineage", "spend"]
 
 LABEL_CHARS = 40
 NONE_LABEL = "(none)"
@@ -480,3 +480,58 @@ def _tint(color: str, amount: float = 0.82) -> tuple:
     """A light version of `color` for box faces, so black text stays readable."""
     from matplotlib.colors import to_rgb
     return tuple(c + (1 - c) * amount for c in to_rgb(color))
+
+
+# ------------------------------------------------------------------ spend
+
+
+def spend(df: pd.DataFrame, by: str = "prompt", top: int = 20) -> Figure:
+    """What each value of `by` (a prompt, stylize, aspect ...) cost, in USD, as horizontal bars:
+    the `cost` column summed (the `top` most expensive groups), with the refunds of failed tasks
+    drawn beside it and tasks of unknown price counted in the note."""
+    _require(df, by, "cost", "price", "status")
+    cost = pd.to_numeric(df["cost"], errors="coerce").astype("float64")
+    price = pd.to_numeric(df["price"], errors="coerce").astype("float64")
+    refund = np.where(np.asarray(df["status"] == "FAILURE", dtype=bool), price, 0.0)
+    groups: dict = defaultdict(lambda: [0.0, 0.0, 0, 0])  # spent, refunded, tasks, unpriced
+    for key, c, r in zip((_key(v) for v in df[by]), cost, refund):
+        g = groups[key]
+        g[2] += 1
+        if math.isnan(c):
+            g[3] += 1
+            continue
+        g[0] += c
+        g[1] += 0.0 if math.isnan(r) else r
+    chosen = sorted(_distinct(groups), key=lambda k: -groups[k][0])[: max(int(top), 1)]
+    if pd.api.types.is_numeric_dtype(df[by]) and not pd.api.types.is_bool_dtype(df[by]):
+        chosen = [k for k in _distinct(groups) if k in set(chosen)]  # numbers in their own order
+
+    fig = _figure(9, max(2.3, 0.42 * len(chosen) + 1.5))
+    ax = fig.subplots()
+    total = sum(g[0] for g in groups.values())
+    title = f"Spend by {by}: ${total:,.2f} in all"
+    if not any(groups[k][2] > groups[k][3] for k in chosen):
+        return _message(fig, ax, f"Spend by {by}", "no task with a known price yet (mjnb.configure(prices=...) "
+                                                   "or read mjnb.balance() before submitting)")
+    if len(chosen) < len(groups):
+        title += f"\n({len(chosen)} of {len(groups)} groups: the most expensive)"
+    ax.set_title(_safe(title))
+    y = np.arange(len(chosen))
+    spent = np.array([groups[k][0] for k in chosen])
+    back = np.array([groups[k][1] for k in chosen])
+    ax.barh(y, spent, height=0.7, color="#2e7d32", label="spent")
+    ax.barh(y, back, height=0.7, left=spent, color=_tint("#c62828", 0.6), hatch="//", label="refunded (failed)")
+    ax.set_yticks(y, [_label(k) for k in chosen])
+    ax.invert_yaxis()
+    ax.set_xlabel("USD")
+    ax.set_ylabel(_safe(by))
+    longest = float((spent + back).max()) or 1.0
+    for yi, k in zip(y, chosen):
+        s, r, n, unknown = groups[k]
+        note = f"${s:,.2f}  (n={n}" + (f", {unknown} unpriced" if unknown else "") + ")"
+        ax.text(s + r + longest * 0.01, yi, note, va="center", fontsize="small")
+    ax.set_xlim(0, longest * 1.35)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
