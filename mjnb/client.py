@@ -56,7 +56,9 @@ class Client:
         if config.base_url is None:
             from . import sim  # the simulator is an independent server; we only start it
             self._sim = sim.start()
-            config = config.with_changes(base_url=self._sim.url)
+            # a key of its own, so the simulated relay shows it its balance as a real one would
+            config = config.with_changes(base_url=self._sim.url,
+                                         api_key=config.api_key or "sk-mjnb-embedded-" + secrets.token_hex(8))
             if announce:
                 print(SIMULATOR_NOTICE.format(url=self._sim.url), flush=True)
         self.config = config
@@ -96,7 +98,11 @@ class Client:
         """The key's remaining quota, read now from the relay (in its units and in USD); when the
         server shows none, the Balance says so in `.text` instead of raising. Reading it also
         turns on learning prices from the balance around submits whose price is unknown."""
-        reading = read_balance(self.transport, self.config.quota_per_usd)
+        if not self.config.api_key:
+            reading = Balance(False, reason="no API key is configured, and a relay shows a balance only to "
+                                            "a key (MJNB_API_KEY or mjnb.configure(api_key=...))")
+        else:
+            reading = read_balance(self.transport, self.config.quota_per_usd)
         self._balance = reading
         self._learning = reading.offered
         return reading

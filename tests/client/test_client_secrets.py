@@ -131,7 +131,7 @@ def test_config_and_client_reprs_hide_the_key():
     assert "api_key=<set>" in repr(config) and str(config) == repr(config)
     assert mjnb.Config(base_url="https://relay.example").__repr__().count("api_key=None") == 1
     client = mjnb.Client(config=config, announce=False)
-    assert repr(client) == "<mjnb.Client https://relay.example auth=bearer>"
+    assert repr(client) == "<mjnb.Client https://relay.example auth=bearer; balance: not read yet (client.balance())>"
     assert CANARY not in repr(client.session.headers)  # sent per request, not kept in the session
     assert repr(client.transport._auth) == "<mjnb key auth>"
     client.close()

@@ -173,3 +173,26 @@ def test_budget_must_be_a_positive_amount(client):
         with pytest.raises(mjnb.ValidationError, match="budget must be") as info:
             Experiment(client, ["a pig"], budget=bad)
         assert info.value.field == "budget"
+
+
+def test_the_key_stays_out_of_balances_logs_and_history(tmp_path, caplog, capsys):
+    from mjnb.store import History
+    key = "sk-SECRET-money-canary-777"
+    caplog.set_level("DEBUG", logger="mjnb")
+    with simulator.start(speed=300, keys=[key]) as sim:
+        client = make_client(sim, api_key=key, history=History(tmp_path))
+        texts = [client.balance().text]
+        client.imagine("a canary lighthouse").wait(30)  # its price is learned around the submit
+        texts += [client.balance().text, repr(client)]
+        wrong = make_client(sim, api_key=key + "-wrong", history=False)
+        refused = wrong.balance()
+        texts += [refused.text, repr(wrong)]
+        wrong.close()
+        client.close()
+    assert not refused.offered and "refused the key" in refused.text
+    out = capsys.readouterr()
+    for text in texts + [caplog.text, out.out, out.err]:
+        assert "SECRET-money-canary" not in text
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert b"SECRET-money-canary" not in path.read_bytes(), path
