@@ -318,8 +318,9 @@ class Experiment:
         self._cancelled = False
         self._listeners: list[Callable] = []
         self._gallery = None
-        self.budget: float | None = None  # USD; follow-up batches have none of their own
+        self.budget: float | None = None  # USD, shared by the experiment and its follow-up batches
         self.plan = ""  # what a budgeted run said it would submit and cost
+        self._family = [self]  # the batches whose spending counts together: this one and its follow-ups
 
     def _begin(self) -> None:
         self._resume()
@@ -339,6 +340,9 @@ class Experiment:
         self.items = [Item(index=i.index, prompt=i.prompt, factors={**i.factors, "parent_item": i.index},
                            repeat=i.repeat, batch=self, parent=i.task) for i in items]
         self._submitter = parent._submitter
+        self.budget, self._family = parent.budget, parent._family  # follow-ups spend the same budget
+        with self._submitter.cond:
+            self._family.append(self)
         self._begin()
         return self
 
@@ -481,11 +485,12 @@ class Experiment:
 
     def money(self) -> Money:
         """Spent (finished tasks; failed ones are refunded), committed (submitted, still running)
-        and remaining of the budget, in USD; `.text` is one line for a gallery."""
+        and remaining of the budget, in USD, over the experiment and its follow-up batches
+        (exp.upscale(...)), which share its budget; `.text` is one line for a gallery."""
         entries = []
         with self._submitter.cond:
-            for item in self.items:
-                estimate = self._item_price(item)
+            for item in (i for batch in self._family for i in batch.items):
+                estimate = item.batch._item_price(item)
                 for task in item.previous + ([item.task] if item.task is not None else []):
                     price = self.client.task_price(task.id)
                     status = task.status

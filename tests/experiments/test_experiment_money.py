@@ -147,6 +147,11 @@ def test_the_key_never_follows_a_balance_redirect():
 
 
 def test_prices_are_checked_naming_the_entry():
+    try:
+        with pytest.raises(mjnb.ConfigError, match=r"prices\['imaginee'\]: not an action a relay prices"):
+            mjnb.configure(prices={"imaginee": 0.1})
+    finally:
+        mjnb.configure()
     with pytest.raises(mjnb.ConfigError, match=r"prices\['imaginee'\]"):
         mjnb.Client(base_url="http://127.0.0.1:9", prices={"imaginee": 0.1}, history=False)
     with pytest.raises(mjnb.ConfigError, match=r"prices\['upscale'\] must be a number of USD >= 0"):
@@ -196,3 +201,16 @@ def test_the_key_stays_out_of_balances_logs_and_history(tmp_path, caplog, capsys
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert b"SECRET-money-canary" not in path.read_bytes(), path
+
+
+def test_follow_ups_spend_the_same_budget(sim):
+    client = make_client(sim, api_key="sk-follow-up-budget", prices={"imagine": IMAGINE, "upscale": 0.05})
+    exp = Experiment(client, ["a fox", "a cat", "an owl"], budget=0.35, name="follow-up-budget")
+    exp.wait(timeout=60)
+    assert exp.counts()["done"] == 3
+    ups = exp.upscale(1)
+    ups.wait(timeout=60)
+    assert ups.counts()["done"] == 1 and ups.counts()[OVER_BUDGET] == 2
+    assert exp.money().spent == pytest.approx(0.35) and ups.money().spent == pytest.approx(0.35)
+    assert len(client.history.dataframe(experiment="follow-up-budget.U1").dropna(subset=["id"])) == 1
+    client.close()
