@@ -86,7 +86,7 @@ def swap_face(source: ImageInput, target: ImageInput, **kwargs: Any) -> Task:
 def experiment(prompts: str | Sequence[str], params: dict | None = None, **kwargs: Any) -> Experiment:
     """Submit prompts × parameter values × repeats in the background, at most `concurrency` live
     tasks at once; the same `name` again resumes it. See Experiment for repeats, concurrency, name,
-    mode, bot."""
+    mode, bot, and budget (USD: never crossed; exp.money() shows spent, committed, remaining)."""
     return Experiment(default_client(), prompts, params, **kwargs)
 
 
