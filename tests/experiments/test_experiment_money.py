@@ -7,11 +7,18 @@ from exp_support import make_client, until
 import mjnb
 from mjnb import Experiment, sim as simulator
 from mjnb.experiment import OVER_BUDGET
+from mjnb.store import History
 
 QPU = 500_000  # new-api's quota units per USD
 IMAGINE = 0.1  # new-api's default price of mj_imagine, USD
 PROMPTS = ["a red barn", "a blue whale", "a green owl"]
 PARAMS = {"--stylize": [50, 250], "--ar": ["1:1", "3:2"]}
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """One history for the module: mjnb's download threads keep a connection per History open."""
+    return History(tmp_path_factory.mktemp("money-home"))
 
 
 def rows_when(client, ready, what, **filters):
@@ -34,9 +41,9 @@ def settled_costs(client, name):
                      "every task final in the history", experiment=name)
 
 
-def test_balance_before_and_after_a_grid_equals_the_cost_column(tmp_path):
+def test_balance_before_and_after_a_grid_equals_the_cost_column(history):
     with simulator.start(speed=300, seed=7, fail_rate=0.25, refund_to_key=True) as sim:
-        client = make_client(sim, api_key="sk-grid-money")
+        client = make_client(sim, api_key="sk-grid-money", history=history)
         before = client.balance()
         assert before.offered and before.quota == sim.options.quota
         exp = Experiment(client, PROMPTS, PARAMS, concurrency=3, name="grid-money")
@@ -53,10 +60,10 @@ def test_balance_before_and_after_a_grid_equals_the_cost_column(tmp_path):
     assert exp.money().spent == pytest.approx(df.cost.sum()) and exp.money().committed == 0
 
 
-def test_new_api_refunds_the_wallet_not_the_key():
+def test_new_api_refunds_the_wallet_not_the_key(history):
     """new-api's own refund goes to the account: the key's counters keep failed tasks' charges."""
     with simulator.start(speed=300, seed=7, fail_rate=0.25) as sim:
-        client = make_client(sim, api_key="sk-wallet-money", prices={"imagine": IMAGINE})
+        client = make_client(sim, api_key="sk-wallet-money", prices={"imagine": IMAGINE}, history=history)
         before = client.balance()
         Experiment(client, PROMPTS, PARAMS, concurrency=3, name="wallet-money").wait(timeout=60)
         df = settled_costs(client, "wallet-money")
@@ -67,11 +74,11 @@ def test_new_api_refunds_the_wallet_not_the_key():
     assert before.quota - after.quota == round((df.cost.sum() + df.price[failed].sum()) * QPU)
 
 
-def test_a_budget_of_ten_imagines_under_failures_is_never_crossed():
+def test_a_budget_of_ten_imagines_under_failures_is_never_crossed(history):
     budget = 10 * IMAGINE
     prompts = ["a fox", "a cat", "an owl", "a pig", "a cow"]
     with simulator.start(speed=300, seed=3, fail_rate=0.1, refund_to_key=True) as sim:
-        client = make_client(sim, api_key="sk-budget-money")
+        client = make_client(sim, api_key="sk-budget-money", history=history)
         before = client.balance()
         exp = Experiment(client, prompts, PARAMS, concurrency=3, name="budget-money", budget=budget)
         assert "20 submit(s) planned" in exp.plan and "$1.00" in exp.plan
@@ -99,7 +106,7 @@ def test_a_budget_of_ten_imagines_under_failures_is_never_crossed():
 
 
 def test_a_budget_below_one_submit_submits_nothing(sim):
-    client = make_client(sim, api_key="sk-tiny-budget", prices={"imagine": IMAGINE})
+    client = make_client(sim, api_key="sk-tiny-budget", prices={"imagine": IMAGINE}, history=False)
     exp = Experiment(client, ["a pig", "a cow"], budget=0.05, name="tiny-budget", concurrency=1)
     assert "covers 0" in exp.plan
     exp.wait(timeout=30)
@@ -111,7 +118,7 @@ def test_a_budget_below_one_submit_submits_nothing(sim):
 @pytest.mark.parametrize("profile", ["trueai", "novicezk"])
 def test_servers_without_the_routes_say_so_and_experiments_work_as_before(profile):
     with simulator.start(profile=profile, speed=300, seed=2) as sim:
-        client = make_client(sim, api_key="sk-no-money-routes")
+        client = make_client(sim, api_key="sk-no-money-routes", history=False)
         balance = client.balance()
         assert not balance.offered
         assert "does not show a key its balance" in balance.text and "404" in balance.text
@@ -125,8 +132,7 @@ def test_servers_without_the_routes_say_so_and_experiments_work_as_before(profil
         client.close()
 
 
-def test_module_level_balance_and_client_repr(sim, monkeypatch):
-    monkeypatch.setenv("MJNB_HOME", str(monkeypatch))  # unused by configure below; history off
+def test_module_level_balance_and_client_repr(sim):
     mjnb.configure(base_url=sim.url, api_key="sk-module-balance", history=False)
     try:
         balance = mjnb.balance()
@@ -139,7 +145,7 @@ def test_module_level_balance_and_client_repr(sim, monkeypatch):
 
 def test_the_key_never_follows_a_balance_redirect():
     with simulator.start(speed=300, redirect_rate=1.0, redirect_routes=["token_usage"]) as sim:
-        client = make_client(sim, api_key="sk-redirected-balance")
+        client = make_client(sim, api_key="sk-redirected-balance", history=False)
         balance = client.balance()
         client.close()
         assert not balance.offered and "another address" in balance.text
@@ -158,8 +164,9 @@ def test_prices_are_checked_naming_the_entry():
         mjnb.Client(base_url="http://127.0.0.1:9", prices={"upscale": -1}, history=False)
 
 
-def test_configured_prices_go_into_the_history(sim):
-    client = make_client(sim, api_key="sk-configured-price", prices={"imagine": 0.25, "mj_upscale": 0.08})
+def test_configured_prices_go_into_the_history(sim, history):
+    client = make_client(sim, api_key="sk-configured-price", prices={"imagine": 0.25, "mj_upscale": 0.08},
+                         history=history)
     try:
         grid = client.imagine("a priced lighthouse")
         grid.wait(30)
@@ -173,15 +180,16 @@ def test_configured_prices_go_into_the_history(sim):
         client.close()
 
 
-def test_budget_must_be_a_positive_amount(client):
+def test_budget_must_be_a_positive_amount(sim):
+    client = make_client(sim, api_key="sk-bad-budget", history=False)
     for bad in (0, -1, "10", True, float("inf")):
         with pytest.raises(mjnb.ValidationError, match="budget must be") as info:
             Experiment(client, ["a pig"], budget=bad)
         assert info.value.field == "budget"
+    client.close()
 
 
 def test_the_key_stays_out_of_balances_logs_and_history(tmp_path, caplog, capsys):
-    from mjnb.store import History
     key = "sk-SECRET-money-canary-777"
     caplog.set_level("DEBUG", logger="mjnb")
     with simulator.start(speed=300, keys=[key]) as sim:
@@ -203,8 +211,9 @@ def test_the_key_stays_out_of_balances_logs_and_history(tmp_path, caplog, capsys
             assert b"SECRET-money-canary" not in path.read_bytes(), path
 
 
-def test_follow_ups_spend_the_same_budget(sim):
-    client = make_client(sim, api_key="sk-follow-up-budget", prices={"imagine": IMAGINE, "upscale": 0.05})
+def test_follow_ups_spend_the_same_budget(sim, history):
+    client = make_client(sim, api_key="sk-follow-up-budget", prices={"imagine": IMAGINE, "upscale": 0.05},
+                         history=history)
     exp = Experiment(client, ["a fox", "a cat", "an owl"], budget=0.35, name="follow-up-budget")
     exp.wait(timeout=60)
     assert exp.counts()["done"] == 3
