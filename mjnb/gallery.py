@@ -21,8 +21,10 @@ from .images import thumbnail_jpeg
 from .widgets import NO_LAYOUT, STATIC, TaskCard
 
 THUMB_SIDE = 140
+UNSETTLED = ("queued", "running", "submitting", "retrying")  # counts() keys of items still on their way
 TONES = {"done": "success", "failed": "failure", "stalled": "failure", "cancelled": "pending",
-         "uncertain": "failure", "queued": "pending", "submitting": "running", "running": "running"}
+         "over budget": "pending", "uncertain": "failure", "queued": "pending", "submitting": "running",
+         "running": "running"}
 
 
 def item_state(item) -> dict:
@@ -53,7 +55,8 @@ class ExperimentGallery(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.experiment = experiment
         self.display_id = f"mjnb-{uuid.uuid4().hex}"
-        self._shown = False
+        self._shown = False  # displayed under display_id, so its static copy can be updated
+        self._static_key = None
         self._lock = threading.RLock()
         self._pictures: dict[int, object] = {}  # the picture each thumbnail was made from
         self.on_msg(self._on_msg)
@@ -62,8 +65,7 @@ class ExperimentGallery(anywidget.AnyWidget):
 
     def _on_event(self, experiment, item, event: str) -> None:
         self._render()
-        if self._shown and experiment.done:
-            self._update_static()
+        self._update_static()
 
     def bundle(self) -> dict:
         data = super()._repr_mimebundle_() or {}
@@ -75,10 +77,19 @@ class ExperimentGallery(anywidget.AnyWidget):
         """Display under a display id, so the static copy can be brought up to date at the end."""
         from IPython.display import display
         display(self.bundle(), raw=True, display_id=self.display_id)
-        self._shown = not self.experiment.done
+        self._shown = True
+        self._static_key = self._final_key()
+
+    def _final_key(self) -> tuple | None:
+        """What the static copy shows once the experiment has settled (None before)."""
+        return (self.summary["counts"], len(self.thumbs)) if self.experiment.done else None
 
     def _update_static(self) -> None:
-        self._shown = False  # once, when the experiment has settled
+        """Bring the static copy up to the settled experiment (and each thumbnail that arrives after)."""
+        key = self._final_key()
+        if not self._shown or key is None or key == self._static_key:
+            return
+        self._static_key = key
         try:
             from IPython.display import update_display
             update_display(self.bundle(), raw=True, display_id=self.display_id)
@@ -118,17 +129,19 @@ class ExperimentGallery(anywidget.AnyWidget):
 def summary_state(exp) -> dict:
     c = exp.counts()
     total = len(exp.items)
-    settled = c["done"] + c["failed"] + c["stalled"] + c["cancelled"] + c["uncertain"]
+    settled = total - sum(c.get(k, 0) for k in UNSETTLED)
     parts = [f"{c[k]} {k}" for k in ("queued", "running", "done", "failed", "stalled")]
-    for k in ("uncertain", "cancelled"):  # uncertain: the task may exist, so it is not sent again by itself
-        if c[k]:
-            parts.append(f"{c[k]} {k}")
+    # the rest only when they happen: uncertain (the task may exist, so it is not sent again by
+    # itself), cancelled, over budget, and whatever states experiments add later
+    parts += [f"{n} {k}" for k, n in c.items() if n and k not in ("queued", "running", "done", "failed", "stalled")]
     eta = exp.eta()
     if eta is not None and settled < total:
         parts.append(f"about {_eta(eta)} left")
-    trouble = c["failed"] or c["stalled"] or c["uncertain"]
+    trouble = c["failed"] or c["stalled"] or c.get("uncertain")
+    money = exp.money()
     return {"title": f"Experiment {exp.name}", "subtitle": f"{total} items · concurrency {exp.concurrency}",
             "counts": " · ".join(parts), "settled": settled, "total": total,
+            "money": money.text if money.budget is not None or money.spent or money.committed else "",
             "tone": "failure" if trouble else ("success" if settled == total else "running")}
 
 
@@ -153,4 +166,5 @@ def static_html(gallery) -> str:
     return (f"<div class='mjnb-static' style='border:1px solid rgba(128,128,128,.5);border-radius:6px;padding:8px'>"
             f"<b>{html.escape(summary['title'])}</b> · {html.escape(summary['subtitle'])}"
             f"<div style='font-size:12px;margin:4px 0'>{html.escape(summary['counts'])}</div>"
+            f"<div style='font-size:12px'>{html.escape(summary['money'])}</div>"
             f"<div style='display:flex;flex-wrap:wrap;gap:6px'>{''.join(cells)}</div></div>")

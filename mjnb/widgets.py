@@ -211,7 +211,10 @@ def task_state(task, busy: set = frozenset(), form: dict | None = None) -> dict:
     snap = task.snapshot
     start, end = elapsed_window(task)
     notes = task.annotations
+    price = task.client.task_price(task.id)
     return {
+        "cost": "" if price is None else (f"${price:.2f} refunded" if snap.status == TaskStatus.FAILURE
+                                          else f"${price:.2f}"),
         "id": task.id, "short": _short(task.id), "action": action_label(task), "status": status_label(task),
         "tone": "modal" if task.awaiting_input else TONES.get(snap.status, "pending"),
         "progress": task.progress, "queue": task.queue_ahead, "start": start, "end": end,
@@ -270,6 +273,7 @@ class TaskCard(anywidget.AnyWidget):
     editor_picture = T.Bytes(b"").tag(sync=True)  # the parent's picture, for the Vary Region editor
     thumbs = T.Dict().tag(sync=True)  # chip pictures by task id; blend sources as "<id>:src<n>"
     simulator = T.Bool(False).tag(sync=True)
+    balance = T.Unicode("").tag(sync=True)  # the key's last balance reading (never a request from here)
 
     def __init__(self, task, **kwargs):
         super().__init__(**kwargs)
@@ -319,6 +323,8 @@ class TaskCard(anywidget.AnyWidget):
         with self._lock:
             self.tasks = [task_state(t, self._busy.get(t.id, ()), self._forms.get(t.id))
                           for t in lineage(self.task)]
+            reading = self.task.client.last_balance
+            self.balance = reading.text if reading is not None and reading.offered else ""
 
     def _render_chip(self, task) -> None:
         picture = task.latest_picture

@@ -114,7 +114,9 @@ function renderCard(model, host) {
     if (t.queue != null) add(el("span", "", `queued, ${t.queue} ahead`));
     const time = el("span", "mjnb-clock", clock(t.start, t.end));
     if (t.start != null) add(time);
+    if (t.cost) add(el("span", "mjnb-muted", t.cost));
     if (t.parent) add(el("span", "mjnb-via", `↳ from ${t.parent}${t.via && t.via !== t.action ? " · " + t.via : ""}`));
+    if (model.get("balance")) add(el("span", "mjnb-muted", model.get("balance")));
     if (model.get("simulator")) {
       const badge = el("span", "mjnb-badge", "simulator");
       badge.title = "Built-in simulator: set MJNB_BASE_URL for a real relay";
@@ -205,7 +207,8 @@ function renderCard(model, host) {
     const time = header.querySelector(".mjnb-clock");
     if (t && time && t.end == null && t.start != null) time.textContent = clock(t.start, t.end);
   }, 1000);
-  const events = ["change:tasks", "change:selected", "change:picture", "change:thumbs", "change:editor_picture"];
+  const events = ["change:tasks", "change:selected", "change:picture", "change:thumbs", "change:editor_picture",
+                  "change:balance"];
   const ctx = {};
   for (const e of events) model.on(e, draw, ctx);
   model.on("msg:custom", onMessage, ctx);
@@ -386,6 +389,7 @@ function renderGallery(model, host) {
   function draw() {
     const s = model.get("summary") || {};
     title.replaceChildren(el("b", "", s.title || ""), el("span", "mjnb-muted", s.subtitle ? ` · ${s.subtitle}` : ""));
+    if (s.money) title.append(el("div", "mjnb-money", s.money));
     fill.style.width = `${s.total ? (100 * s.settled) / s.total : 0}%`;
     fill.className = `mjnb-bar-fill mjnb-tone-${s.tone || "running"}`;
     bar.setAttribute("aria-valuenow", String(s.settled || 0));

@@ -80,8 +80,29 @@ def test_static_gallery_is_updated_when_the_experiment_settles(client):
     with capture_output() as captured:
         exp._ipython_display_()
         exp.wait(timeout=60)
-        until(lambda: len(captured.outputs) >= 2, what="the update once the experiment settled")
+        until(lambda: len(captured.outputs) >= 2 and captured.outputs[-1].data["text/html"].count("data:image/jpeg")
+              == 2, what="an update with both thumbnails once the experiment settled")
     first, last = captured.outputs[0], captured.outputs[-1]
     assert last.transient["display_id"] == first.transient["display_id"]
     assert "2 done" in last.data["text/html"] and last.data["text/html"].count("data:image/jpeg;base64,") == 2
     assert "<i>static</i>" not in last.data["text/html"] and "&lt;i&gt;static&lt;/i&gt;" in last.data["text/html"]
+
+
+def test_gallery_shows_money_and_over_budget_items(sim):
+    client = make_client(sim, prices={"imagine": 0.1})
+    try:
+        exp = Experiment(client, ["a pig", "a cow", "a hen"], concurrency=1, name="money-gallery", budget=0.2)
+        gallery = exp.gallery
+        exp.wait(timeout=60)
+        until(lambda: gallery.summary["settled"] == 3, what="every item settled")
+        assert "1 over budget" in gallery.summary["counts"] and gallery.summary["money"].startswith("spent $0.20")
+        assert "remaining $0.00 of $0.20" in gallery.summary["money"]
+        assert [i["status"] for i in gallery.items].count("over budget") == 1
+        card = exp.items[0].task.card
+        assert state_cost(card) == "$0.10"
+    finally:
+        client.close()
+
+
+def state_cost(card) -> str:
+    return next(s for s in card.tasks if s["id"] == card.selected)["cost"]

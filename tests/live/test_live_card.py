@@ -17,7 +17,9 @@ from mjnb.widgets import ROWS, TaskCard, elapsed_window, static_html
 def state(card, task=None) -> dict:
     """The card's synced state of `task` (default: the one it shows)."""
     ident = task.id if task is not None else card.selected
-    return next(s for s in card.tasks if s["id"] == ident)
+    found = [s for s in card.tasks if s["id"] == ident]
+    assert found, f"task {ident} is not on the card (yet)"
+    return found[0]
 
 
 def rows_of(card, task=None) -> list[list[str]]:
@@ -50,8 +52,12 @@ def recording(card) -> list:
     return sent
 
 
+def on_card(card, task) -> bool:
+    return any(s["id"] == task.id for s in card.tasks)
+
+
 def editor_of(card, task) -> dict:
-    return until(lambda: state(card, task)["editor"], what="the form on the card")
+    return until(lambda: on_card(card, task) and state(card, task)["editor"], what="the form on the card")
 
 
 def test_card_shows_progress_then_image_and_grid_rows(client):
@@ -292,7 +298,8 @@ def test_static_fallback_is_updated_when_the_task_ends(client):
     with capture_output() as captured:
         t._ipython_display_()
         t.wait(20)
-        until(lambda: t.latest_picture is not None and len(captured.outputs) >= 2, what="an update at the end")
+        until(lambda: len(captured.outputs) >= 2 and "data:image/jpeg" in captured.outputs[-1].data["text/html"],
+              what="an update with the final picture")
     first, last = captured.outputs[0], captured.outputs[-1]
     assert first.data["text/html"] and "SUCCESS" not in first.data["text/html"]
     assert "SUCCESS" in last.data["text/html"] and "data:image/jpeg;base64," in last.data["text/html"]
