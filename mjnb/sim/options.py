@@ -157,6 +157,12 @@ class SimOptions:
         "trueai 用户今日绘图次数已达上限)",
         type=int,
     )
+    state_file: str = _opt(
+        None,
+        "keep finished tasks in this file and load them at start, as a relay keeps its database "
+        "(also reuses the file's port when it is free and --port is 0); none: forget them at stop",
+        type=str,
+    )
     outage: str = _opt(
         "none",
         "make every submit fail: no-account (code 3), discord-error (code 9), crash "
