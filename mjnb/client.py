@@ -32,6 +32,7 @@ log = logging.getLogger("mjnb")
 BLEND_DIMENSIONS = ("PORTRAIT", "SQUARE", "LANDSCAPE")
 CHANGE_ACTIONS = ("UPSCALE", "VARIATION", "REROLL")
 SIMULATOR_STATE = "simulator-state.pickle"  # in MJNB_HOME: the embedded simulator's finished tasks
+SIMULATOR_NAME = "built-in simulator"  # the embedded simulator's server in the history
 SIMULATOR_NOTICE = ("mjnb: no relay configured, so using the built-in simulator at {url} "
                     "(set MJNB_BASE_URL and MJNB_API_KEY, or call mjnb.configure(base_url=..., "
                     "api_key=...), to use a real relay)")
@@ -61,7 +62,8 @@ class Client:
             home = getattr(self.history, "home", None)
             state = str(home / SIMULATOR_STATE) if home is not None else None
             self._sim = sim.start(state_file=state)
-            config = config.with_changes(base_url=self._sim.url)
+            # one name in the history whatever port it got (another kernel may hold the last one)
+            config = config.with_changes(base_url=self._sim.url, server_name=config.server_name or SIMULATOR_NAME)
             if announce:
                 print(SIMULATOR_NOTICE.format(url=self._sim.url), flush=True)
         self.config = config
