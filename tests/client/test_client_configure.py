@@ -4,6 +4,7 @@ buttons and wait() still work, and it says so), new tasks go to the configured r
 import gc
 
 import requests
+from client_support import until
 
 import mjnb
 import mjnb.sim
@@ -35,21 +36,38 @@ def test_earlier_simulator_tasks_stay_usable_after_configure(capsys):
         mjnb.configure()
 
 
+def _serving(url: str) -> bool:
+    try:
+        requests.get(url + "/__sim/stats", timeout=2)
+        return True
+    except requests.ConnectionError:
+        return False
+
+
 def test_a_simulator_no_task_needs_is_stopped(capsys):
+    mjnb.configure(**QUICK)
+    try:
+        url = mjnb.default_client().config.base_url  # started, no task made on it
+        assert _serving(url)
+        mjnb.configure(**QUICK)
+        assert "keeps running" not in capsys.readouterr().out
+        assert not _serving(url), "the old simulator should have been stopped"
+    finally:
+        mjnb.configure()
+
+
+def test_a_kept_simulator_is_stopped_once_its_tasks_are_let_go(capsys):
     mjnb.configure(**QUICK)
     try:
         url = mjnb.default_client().config.base_url
         task = mjnb.imagine("a pig")
         task.wait(timeout=60)
-        del task
-        gc.collect()
         mjnb.configure(**QUICK)
-        assert "keeps running" not in capsys.readouterr().out
-        try:
-            requests.get(url + "/mj/task/list-by-condition", timeout=2)
-            reachable = True
-        except requests.ConnectionError:
-            reachable = False
-        assert not reachable, "the old simulator should have been stopped"
+        assert "keeps running for the 1 task" in capsys.readouterr().out and _serving(url)
+        old = task.client
+        del task  # (its picture's download may hold it a moment longer)
+        until(lambda: gc.collect() is not None and not len(old._tasks), what="the task to be let go")
+        mjnb.configure(**QUICK)  # nothing holds its task now
+        assert not _serving(url)
     finally:
         mjnb.configure()
