@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-import select
+import selectors
 import subprocess
 import sys
 
@@ -39,7 +39,9 @@ def cli_start(*args: str) -> tuple[subprocess.Popen, str]:
     """`python -m mjnb.sim --port 0 ARGS` as a process; returns it and the URL it printed."""
     proc = subprocess.Popen([sys.executable, "-m", "mjnb.sim", "--port", "0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    with selectors.DefaultSelector() as sel:  # not select(): a long test run may hold fds past 1024
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        ready = sel.select(60)
     if not ready:
         proc.kill()
         pytest.fail("the simulator printed nothing within 60 s")
