@@ -8,17 +8,23 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 QUICKSTART := --LabApp.default_url=/lab/tree/notebooks/01-quickstart.ipynb
 CJK_FONT   := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: lab test setup-lab setup-test chromium fonts sim bench clean
+.PHONY: lab test setup-lab setup-test lab-settings chromium fonts sim bench clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "mjnb needs Python >= 3.10"'
 	$(PYTHON) -m venv $(VENV)
 
-setup-lab: $(PY) fonts
+setup-lab: $(PY) lab-settings fonts
 	$(PIP) install -e ".[lab]"
 
-setup-test: $(PY)
+setup-test: $(PY) lab-settings
 	$(PIP) install -e ".[test]"
+
+# JupyterLab saves widget state with the notebook, so a reopened notebook shows its cards
+# (no "model not found"); Binder's postBuild installs the same file.
+lab-settings: $(PY)
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 
 # The browser test drives Debian's Chromium; Playwright never downloads a browser here.
 # The emoji font makes screenshots show 🔄 and friends as users see them; the CJK font lets the

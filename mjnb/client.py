@@ -9,6 +9,7 @@ itself (the injected History does).
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import secrets
@@ -19,7 +20,7 @@ import requests
 
 from . import errors as E
 from .config import Config
-from .images import ImageInput, data_url, image_bytes
+from .images import ImageInput, data_url, image_bytes, open_image, thumbnail_jpeg
 from .models import (EXPECTED_ACTION, SubmitResult, TaskAction, TaskSnapshot, TaskStatus, classify,
                      newest_per_id)
 from .prompt_check import check_prompt
@@ -164,7 +165,9 @@ class Client:
                 "dimensions": dims, **self._common(state, notify_hook, account_filter)}
         if bot is not None:
             body["botType"] = arg_bot(bot)
-        return self._submit("blend", "/mj/submit/blend", body, TaskAction.BLEND)
+        task = self._submit("blend", "/mj/submit/blend", body, TaskAction.BLEND)
+        task.sources = tuple(_source_thumbnail(url) for url in body["base64Array"])  # the card shows them
+        return task
 
     def describe(self, image: ImageInput, *, bot: str | None = None, state: str | None = None,
                  notify_hook: str | None = None, account_filter: Mapping | None = None) -> Task:
@@ -534,3 +537,7 @@ def _now():
     from datetime import datetime, timezone
     return datetime.now(timezone.utc)
 
+
+def _source_thumbnail(url: str) -> bytes:
+    """A small JPEG of a submitted image (a data URL we built and checked), for the card."""
+    return thumbnail_jpeg(open_image(base64.b64decode(url.split(",", 1)[1])), 96, quality=70)

@@ -13,6 +13,7 @@ submitting anything twice.
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 import logging
 import random
@@ -21,7 +22,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import errors as E
@@ -481,18 +482,23 @@ class Experiment:
         return all(i.status in SETTLED for i in self.items)
 
     def eta(self) -> float | None:
-        """Seconds left, guessed as mean finished duration × items left / concurrency (None: no data)."""
-        durations = []
+        """Seconds left (None: nothing finished yet to learn from): the running items' remaining
+        time at the mean finished duration, then the queued ones filling the slots as they free."""
+        durations, elapsed = [], []
+        now = datetime.now(timezone.utc)
         for item in self.items:
             snap = item.task.snapshot if item.task is not None else None
             if snap is not None and snap.finish_time and snap.submit_time and snap.status.is_terminal:
                 durations.append((snap.finish_time - snap.submit_time).total_seconds())
-        left = sum(1 for i in self.items if i.status in (QUEUED, SUBMITTING, RUNNING))
-        if not left:
+            elif item.status in (SUBMITTING, RUNNING):
+                started = snap.submit_time if snap is not None else None
+                elapsed.append(max(0.0, (now - started).total_seconds()) if started else 0.0)
+        queued = sum(1 for i in self.items if i.status == QUEUED)
+        if not elapsed and not queued:
             return 0.0
         if not durations:
             return None
-        return max(0.0, sum(durations) / len(durations)) * left / self.concurrency
+        return time_left(sum(durations) / len(durations), elapsed, queued, self.concurrency)
 
     # ------------------------------------------------------------ user actions
 
@@ -685,7 +691,8 @@ class Experiment:
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         bundle = {"text/plain": repr(self)}
         try:
-            bundle.update(self.gallery._repr_mimebundle_(include=include, exclude=exclude) or {})
+            data = self.gallery._repr_mimebundle_(include=include, exclude=exclude) or {}
+            bundle.update(data[0] if isinstance(data, tuple) else data)  # anywidget: (data, metadata)
         except Exception:  # no widget support here: the text stays
             log.debug("no widget view", exc_info=True)
         bundle["text/plain"] = repr(self)
@@ -708,6 +715,17 @@ class Experiment:
 
 
 # ---------------------------------------------------------------- argument checks
+
+
+def time_left(mean: float, running_elapsed: Sequence[float], queued: int, concurrency: int) -> float:
+    """When the last item ends: each slot finishes its running item (an overdue one still needs a
+    tenth of the mean), then takes the next queued item for `mean` seconds."""
+    slots = [max(mean - e, 0.1 * mean) for e in running_elapsed]
+    slots += [0.0] * max(0, concurrency - len(slots))
+    heapq.heapify(slots)
+    for _ in range(queued):
+        heapq.heappush(slots, heapq.heappop(slots) + mean)
+    return max(slots)
 
 
 def _prompts(value: Any) -> list[str]:

@@ -1,5 +1,6 @@
-"""The live gallery of an Experiment: overall progress with counts and an ETA, a grid of small
-cards (thumbnail, progress bar, factor values), and the full card of the one you open.
+"""The live gallery of an Experiment: one anywidget model with overall progress, counts and an
+honest ETA, a grid of small cards (thumbnail, progress bar, factor values, the last error and try
+count), and the full card of the item you open.
 
 A view only: it subscribes to the Experiment's item events (which arrive from the tracker and
 submitter threads) and reads tasks' already-downloaded pictures. No HTTP, sleeping or SQLite.
@@ -7,115 +8,101 @@ submitter threads) and reads tasks' already-downloaded pictures. No HTTP, sleepi
 
 from __future__ import annotations
 
-import html
+import threading
 
+import anywidget
 import ipywidgets as W
+import traitlets as T
 
-from .images import thumbnail_png
+from .images import thumbnail_jpeg
+from .widgets import NO_LAYOUT, STATIC, TaskCard
 
-THUMB_SIDE = 128
-BAR_STYLES = {"done": "success", "failed": "danger", "stalled": "warning", "cancelled": "warning",
-              "uncertain": "warning"}
-
-
-class SmallCard(W.VBox):
-    """One item: its newest picture, a progress bar, its factor values and an Open button."""
-
-    def __init__(self, item, on_open):
-        self.item = item
-        self._picture = None
-        self.image = W.Image(format="png", layout=W.Layout(width=f"{THUMB_SIDE}px", height=f"{THUMB_SIDE}px",
-                                                          object_fit="contain"))
-        self.placeholder = W.HTML(layout=W.Layout(width=f"{THUMB_SIDE}px", height=f"{THUMB_SIDE}px"))
-        self.bar = W.IntProgress(min=0, max=100, layout=W.Layout(width=f"{THUMB_SIDE}px", height="8px"))
-        self.caption = W.HTML(layout=W.Layout(width=f"{THUMB_SIDE}px"))
-        self.open_button = W.Button(description="Open", layout=W.Layout(width=f"{THUMB_SIDE}px", height="24px"),
-                             tooltip="Show this task's full card below the grid")
-        self.open_button.on_click(lambda _: on_open(self.item))
-        super().__init__([self.image, self.placeholder, self.bar, self.caption, self.open_button],
-                         layout=W.Layout(margin="2px", padding="2px", border="1px solid #e0e0e0"))
-        self.add_class("mjnb-small-card")
-        self.render()
-
-    def render(self) -> None:
-        item, task = self.item, self.item.task
-        status = item.status
-        picture = task.latest_picture if task is not None else None
-        if picture is not None and picture is not self._picture:
-            self._picture = picture
-            self.image.value = thumbnail_png(picture, THUMB_SIDE)
-        self.image.layout.display = "" if self._picture is not None else "none"
-        self.placeholder.layout.display = "none" if self._picture is not None else ""
-        self.placeholder.value = (f'<div style="width:{THUMB_SIDE}px;height:{THUMB_SIDE}px;background:#f3f3f3;'
-                                  f'color:#777;display:flex;align-items:center;justify-content:center">'
-                                  f"{html.escape(status)}</div>")
-        self.bar.value = 100 if status == "done" else (task.progress if task is not None else 0)
-        self.bar.bar_style = BAR_STYLES.get(status, "info")
-        reason = item.reason
-        title = html.escape(item.prompt, quote=True) + (" — " + html.escape(reason, quote=True) if reason else "")
-        prompt = item.factors.get("factor_prompt", "")
-        others = " · ".join(f"{k.removeprefix('factor_')} {v}" for k, v in item.factors.items()
-                            if k != "factor_prompt") + (f" · #{item.repeat + 1}" if item.repeat else "")
-        line = "font-size:11px;line-height:1.25;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"
-        # two lines: the prompt may be cut, the factor values a user compares must not be
-        self.caption.value = (f'<div title="{title}"><div style="{line}">#{item.index} {html.escape(str(prompt))}</div>'
-                              f'<div style="{line};color:#555">{html.escape(others)}</div></div>')
+THUMB_SIDE = 140
+TONES = {"done": "success", "failed": "failure", "stalled": "failure", "cancelled": "pending",
+         "uncertain": "failure", "queued": "pending", "submitting": "running", "running": "running"}
 
 
-class ExperimentGallery(W.VBox):
-    """Header (name, counts, ETA) over an IntProgress, the grid of small cards, and a detail area."""
+def item_state(item) -> dict:
+    task = item.task
+    status = item.status
+    progress = 100 if status == "done" else (task.progress if task is not None else 0)
+    prompt = str(item.factors.get("factor_prompt", item.prompt))
+    factors = " · ".join(f"{k.removeprefix('factor_')} {v}" for k, v in item.factors.items()
+                         if k != "factor_prompt") + (f" · #{item.repeat + 1}" if item.repeat else "")
+    return {"index": item.index, "status": status, "tone": TONES.get(status, "pending"), "progress": progress,
+            "prompt": prompt, "factors": factors, "reason": item.reason, "attempts": item.attempt + 1}
+
+
+class ExperimentGallery(anywidget.AnyWidget):
+    """Header (name, counts, ETA) over a bar, the grid of small cards, and the opened item's card."""
+
+    _esm = STATIC / "mjnb.js"
+    _css = STATIC / "mjnb.css"
+    layout = NO_LAYOUT  # one model per gallery
+    view = T.Unicode("gallery").tag(sync=True)
+    summary = T.Dict().tag(sync=True)
+    items = T.List().tag(sync=True)
+    thumbs = T.Dict().tag(sync=True)  # item index (as text) -> JPEG
+    detail = T.Instance(TaskCard, allow_none=True).tag(sync=True, **W.widget_serialization)
+    detail_caption = T.Unicode("").tag(sync=True)
 
     def __init__(self, experiment, **kwargs):
+        super().__init__(**kwargs)
         self.experiment = experiment
-        self.title = W.HTML()
-        self.progress = W.IntProgress(min=0, max=max(len(experiment.items), 1),
-                                      layout=W.Layout(width="100%", height="14px"))
-        self.counts = W.HTML()
-        self.cards = [SmallCard(item, self.show) for item in experiment.items]
-        self._by_item = {id(card.item): card for card in self.cards}
-        self.grid = W.Box(self.cards, layout=W.Layout(display="flex", flex_flow="row wrap"))
-        self.detail = W.VBox()
-        super().__init__([self.title, self.progress, self.counts, self.grid, self.detail], **kwargs)
-        self.add_class("mjnb-gallery")
-        self._render_summary()
+        self._lock = threading.RLock()
+        self._pictures: dict[int, object] = {}  # the picture each thumbnail was made from
+        self.on_msg(self._on_msg)
+        self._render()
         experiment.subscribe(self._on_event)
 
     def _on_event(self, experiment, item, event: str) -> None:
-        if item is None:
-            for card in self.cards:
-                card.render()
-        else:
-            card = self._by_item.get(id(item))
-            if card is not None:
-                card.render()
-        self._render_summary()
+        self._render()
 
-    def _render_summary(self) -> None:
-        exp = self.experiment
-        c = exp.counts()
-        self.title.value = (f"<b>Experiment {html.escape(exp.name)}</b> · {len(exp.items)} items · "
-                            f"concurrency {exp.concurrency}")
-        settled = c["done"] + c["failed"] + c["stalled"] + c["cancelled"] + c["uncertain"]
-        self.progress.value = settled
-        self.progress.bar_style = "success" if settled == len(exp.items) and not c["failed"] else (
-            "warning" if c["failed"] or c["stalled"] or c["uncertain"] else "info")
-        eta = exp.eta()
-        eta_text = "" if eta is None or settled == len(exp.items) else f" · ETA {_eta(eta)}"
-        parts = [f"{c[k]} {k}" for k in ("queued", "running", "done", "failed", "stalled")]
-        if c["uncertain"]:  # outcome unknown: the task may exist, so it is not sent again by itself
-            parts.append(f"{c['uncertain']} uncertain")
-        if c["cancelled"]:
-            parts.append(f"{c['cancelled']} cancelled")
-        self.counts.value = f"<span>{' · '.join(parts)}{eta_text}</span>"
+    def _render(self) -> None:
+        with self._lock:
+            exp = self.experiment
+            self.items = [item_state(i) for i in exp.items]
+            thumbs = dict(self.thumbs)
+            for item in exp.items:
+                picture = item.task.latest_picture if item.task is not None else None
+                if picture is not None and self._pictures.get(item.index) is not picture:
+                    self._pictures[item.index] = picture
+                    thumbs[str(item.index)] = thumbnail_jpeg(picture, THUMB_SIDE, quality=70)
+            if thumbs != self.thumbs:
+                self.thumbs = thumbs
+            self.summary = summary_state(exp)
+
+    def _on_msg(self, _widget, content, buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "open":
+            item = next((i for i in self.experiment.items if i.index == content.get("index")), None)
+            if item is not None:
+                self.show(item)
 
     def show(self, item) -> None:
-        """Put this item's full task card in the detail area (or why it has none)."""
+        """Put this item's full task card under the grid (or say why it has none)."""
         if item.task is not None:
-            self.detail.children = [W.HTML(f"<b>#{item.index}</b> {html.escape(item.caption())}"), item.task.card]
+            self.detail = item.task.card
+            self.detail_caption = f"#{item.index} {item.caption()}"
         else:
-            text = item.reason or f"not submitted yet ({item.status})"
-            self.detail.children = [W.HTML(f"<b>#{item.index}</b> {html.escape(item.caption())}: "
-                                           f"{html.escape(text)}")]
+            self.detail = None
+            self.detail_caption = f"#{item.index} {item.caption()}: {item.reason or f'not submitted yet ({item.status})'}"
+
+
+def summary_state(exp) -> dict:
+    c = exp.counts()
+    total = len(exp.items)
+    settled = c["done"] + c["failed"] + c["stalled"] + c["cancelled"] + c["uncertain"]
+    parts = [f"{c[k]} {k}" for k in ("queued", "running", "done", "failed", "stalled")]
+    for k in ("uncertain", "cancelled"):  # uncertain: the task may exist, so it is not sent again by itself
+        if c[k]:
+            parts.append(f"{c[k]} {k}")
+    eta = exp.eta()
+    if eta is not None and settled < total:
+        parts.append(f"about {_eta(eta)} left")
+    trouble = c["failed"] or c["stalled"] or c["uncertain"]
+    return {"title": f"Experiment {exp.name}", "subtitle": f"{total} items · concurrency {exp.concurrency}",
+            "counts": " · ".join(parts), "settled": settled, "total": total,
+            "tone": "failure" if trouble else ("success" if settled == total else "running")}
 
 
 def _eta(seconds: float) -> str:

@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import errors as E
@@ -67,6 +68,9 @@ class Task:
         self.siblings: list[Task] = []  # other tasks made by the same submit (TRUEAI "Imagine all")
         self.children: list[Task] = []
         self.button_text = ""  # the parent's button that made this task, e.g. "U1"
+        self.sources: tuple[bytes, ...] = ()  # small JPEGs of the images a blend was made from
+        self.used_buttons: set[str] = set()  # customIds pressed here, from code or a card: shown as used
+        self.confirmed_at: datetime | None = None  # when confirm() sent the form: the job's real start
         self.connection: str | None = None  # "reconnecting: ..." while the tracker cannot reach the server
         self.stalled = False
         self.error: str | None = None  # the last error of an action started from the card
@@ -143,7 +147,7 @@ class Task:
 
     def subscribe(self, listener: Callable[["Task", str], None]) -> None:
         """Call `listener(task, event)` on every change; events: state, image, connection, stalled,
-        child, tick, error."""
+        child, used, tick, error, annotation."""
         self._listeners.append(listener)
         if self.image_url and self._shown_picture != self._picture_key(self._snapshot):
             self._load_picture(self.image_url)
@@ -429,7 +433,9 @@ class Task:
                 exc.args = (exc._compose(),)
             raise
         child.button_text = button.text
+        self.used_buttons.add(button.custom_id)
         self._add_child(child)
+        self._emit("used")  # the child may have been added before the answer came back
         return child
 
     def upscale(self, index: int) -> "Task":
@@ -525,6 +531,7 @@ class Task:
         if not self.awaiting_input and self.status != TaskStatus.MODAL:
             return
         self._confirmed = True
+        self.confirmed_at = datetime.now(timezone.utc)
         self._sent_prompt = prompt or None
         self.on_snapshot(replace(self._snapshot, status=TaskStatus.NOT_START, prompt=prompt or self._snapshot.prompt))
         tracker_for(self.client).watch(self)
@@ -556,13 +563,28 @@ class Task:
             self._card = _VIEWS["card"](self)
         return self._card
 
+    def _ipython_display_(self) -> None:
+        """In IPython, the views show the card under a display id, so its static fallback can be
+        brought up to date when the task ends (what a saved or converted notebook shows)."""
+        show = _VIEWS.get("display")
+        if show is not None:
+            show(self)
+        else:
+            from IPython.display import display
+            display(self._repr_mimebundle_(), raw=True)
+
+    def _display_(self):
+        """marimo's display protocol: the card widget itself (marimo renders anywidgets)."""
+        return self.card
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         static = _VIEWS.get("static_html")
         bundle = {"text/plain": repr(self)}
         if static is not None:
             bundle["text/html"] = static(self)
         try:
-            bundle.update(self.card._repr_mimebundle_(include=include, exclude=exclude) or {})
+            data = self.card._repr_mimebundle_(include=include, exclude=exclude) or {}
+            bundle.update(data[0] if isinstance(data, tuple) else data)  # anywidget: (data, metadata)
         except Exception:  # no widget support here: the static card stays
             log.debug("no widget view", exc_info=True)
         bundle["text/plain"] = repr(self)
@@ -583,12 +605,14 @@ class Task:
 
 # The views sit above the Task and register themselves here (mjnb.widgets does, on import), so a
 # Task can show itself as a card without this module importing the widget layer.
-_VIEWS: dict[str, Callable | None] = {"card": None, "static_html": None}
+_VIEWS: dict[str, Callable | None] = {"card": None, "static_html": None, "display": None}
 
 
-def register_views(card: Callable[[Task], Any], static_html: Callable[[Task], str]) -> None:
-    """Set how Tasks display: `card(task)` builds the live widget, `static_html(task)` the fallback."""
-    _VIEWS.update(card=card, static_html=static_html)
+def register_views(card: Callable[[Task], Any], static_html: Callable[[Task], str],
+                   display: Callable[[Task], None] | None = None) -> None:
+    """Set how Tasks display: `card(task)` builds the live widget, `static_html(task)` the fallback,
+    `display(task)` shows both in IPython."""
+    _VIEWS.update(card=card, static_html=static_html, display=display)
 
 
 def zoom_prompt(prompt: str, factor: float) -> str:

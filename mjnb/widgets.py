@@ -1,8 +1,12 @@
-"""The live task card and its inline forms: views that subscribe to a Task.
+"""The live task card: one anywidget model per card, a pure view over Tasks.
+
+A card shows its task and the task's lineage (children from U/V/zoom... as a strip of chips; the
+selected one fills the card), so it stays one card high however many buttons are pressed. The
+browser side is one ES module and one CSS file in mjnb/static (no build step, no CDN).
 
 No HTTP, no sleeping, no disk here: clicks go to Task methods on a background thread, and
 updates arrive as Task events (from the tracker thread; ipykernel >= 7.1 sends them).
-Every server or user string is escaped: prompts are text, never HTML.
+Every server or user string is escaped before it becomes HTML: prompts are text.
 """
 
 from __future__ import annotations
@@ -10,17 +14,25 @@ from __future__ import annotations
 import base64
 import html
 import re
+import threading
+import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
+import anywidget
 import ipywidgets as W
+import traitlets as T
 
 from . import errors as E
-from .images import box_preview_png, thumbnail_png
-from .models import Button, ButtonKind, TaskStatus, classify
+from .images import box_mask, polygon_mask, thumbnail_jpeg
+from .models import Button, ButtonKind, TaskAction, TaskStatus, classify
 from .task import ACTIONS, register_views, zoom_prompt  # clicks run in ACTIONS, never behind slow downloads
 
-DISPLAY_SIDE = 512  # cards show images at most this big; task.image keeps the full size
-CHILD_SIDE = 384  # child cards nest under their parent: smaller, so the lineage stays on screen
+STATIC = Path(__file__).parent / "static"
+DISPLAY_SIDE = 512  # the card's image; task.image keeps the full size (on disk)
+PREVIEW_SIDE = 384  # previews are blurry by nature: smaller and lighter, replaced by the final image
+CHIP_SIDE = 96  # lineage chips and blend sources
+STATIC_SIDE = 384  # the text/html fallback's picture
 ROWS = [  # Discord's grouping: U row; reroll and V row; then the post-upscale rows
     {ButtonKind.UPSCALE},
     {ButtonKind.REROLL, ButtonKind.VARIATION},
@@ -33,8 +45,12 @@ ROWS = [  # Discord's grouping: U row; reroll and V row; then the post-upscale r
     {ButtonKind.SHORTEN_PICK, ButtonKind.SHORTEN_DETAILS},
     {ButtonKind.UNKNOWN},
 ]
-STATUS_COLOURS = {TaskStatus.SUCCESS: "#2e7d32", TaskStatus.FAILURE: "#c62828", TaskStatus.MODAL: "#6a1b9a",
-                  TaskStatus.IN_PROGRESS: "#1565c0", TaskStatus.SUBMITTED: "#1565c0"}
+TONES = {TaskStatus.SUCCESS: "success", TaskStatus.FAILURE: "failure", TaskStatus.CANCEL: "failure",
+         TaskStatus.MODAL: "modal", TaskStatus.IN_PROGRESS: "running", TaskStatus.SUBMITTED: "running"}
+# DOMWidget would open a second model per widget for its Layout; our CSS needs none, and the
+# front ends skip a null layout.
+NO_LAYOUT = T.Instance(W.Layout, allow_none=True, default_value=None).tag(sync=True, **W.widget_serialization)
+ZOOM_IN_PROMPT = re.compile(r"--zoom\s+(1(\.\d+)?|2(\.0+)?)(\s|$)")
 
 
 def rejected_why(button: Button, flavour: str) -> str | None:
@@ -71,269 +87,116 @@ def _short(task_id: str) -> str:
     return "…" + task_id[-6:]
 
 
-def _elapsed(task) -> str:
+def _ms(moment: datetime | None) -> float | None:
+    return None if moment is None else round(moment.timestamp() * 1000)
+
+
+def editor_kind(task) -> str | None:
+    """Which form a task waiting for input needs: region, zoom or remix (None when it waits for nothing)."""
+    if not task.awaiting_input:
+        return None
+    kind = classify(task.snapshot.custom_id)[0] if task.snapshot.custom_id else ButtonKind.UNKNOWN
+    return {ButtonKind.VARY_REGION: "region", ButtonKind.CUSTOM_ZOOM: "zoom"}.get(kind, "remix")
+
+
+def action_label(task) -> str:
+    """What the header calls the task: the button that made a form-continued child (the server's
+    action field names the parent's action while it waits), else the server's action."""
+    if (task.awaiting_input or task.confirmed_at) and task.button_text:
+        return task.button_text
+    return str(task.snapshot.action)
+
+
+def status_label(task) -> str:
+    return "WAITING FOR YOU" if task.awaiting_input else str(task.snapshot.status)
+
+
+def elapsed_window(task) -> tuple[float | None, float | None]:
+    """(start, end) in epoch ms for the header's clock: from the submit, or from the form's
+    confirm for a form-continued child (the time a form sat open is not the job's time)."""
+    if task.awaiting_input:
+        return None, None
     snap = task.snapshot
-    if snap.submit_time is None:
-        return ""
-    end = snap.finish_time or datetime.now(timezone.utc)
-    seconds = max(0.0, (end - snap.submit_time).total_seconds())
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    start = task.confirmed_at or snap.submit_time
+    end = snap.finish_time if snap.is_terminal else None
+    if start is not None and end is not None and end < start:
+        end = start
+    return _ms(start), _ms(end)
 
 
-def header_html(task) -> str:
-    """Action, short id, status, elapsed time, queue position, lineage, simulator badge."""
+def discord_html(text: str) -> str:
+    """Describe/shorten answers use Discord markdown: escaped first, then **bold**, ~~struck~~,
+    `code` and line breaks become tags, so no server text can inject HTML."""
+    out = html.escape(text)
+    out = re.sub(r"(?m)^#{1,3} (.+)$", r"<b>\1</b>", out)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    out = re.sub(r"~~(.+?)~~", r"<s>\1</s>", out)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return out.replace("\n", "<br>")
+
+
+BLEND_LINK = re.compile(r"<?https?://\S+?>?(?=\s|$)")
+
+
+def text_html(task) -> str:
+    """The card's text as safe HTML: the prompt, or the formatted describe/shorten answer."""
     snap = task.snapshot
-    colour = STATUS_COLOURS.get(snap.status, "#555")
-    parts = [f"<b>{html.escape(str(snap.action))}</b>",
-             f"<code title='{html.escape(task.id)}'>{html.escape(_short(task.id))}</code>",
-             f"<span style='background:{colour};color:white;border-radius:8px;padding:0 7px'>"
-             f"{html.escape(str(snap.status))}</span>"]
-    if task.queue_ahead is not None:
-        parts.append(f"queued, {task.queue_ahead} ahead")
-    elapsed = _elapsed(task)
-    if elapsed:
-        parts.append(elapsed)
-    if snap.parent_id:
-        via = f" · {html.escape(task.button_text)}" if task.button_text else ""
-        parts.append(f"↳ from <code>{html.escape(_short(snap.parent_id))}</code>{via}")
-    if task.client.is_simulator:
-        parts.append("<span style='border:1px solid #999;border-radius:8px;padding:0 6px;color:#666'"
-                     " title='Built-in simulator: set MJNB_BASE_URL for a real relay'>simulator</span>")
-    return "<div style='font-size:13px'>" + " &middot; ".join(parts) + "</div>"
-
-
-def prompt_html(task) -> str:
-    snap = task.snapshot
+    if snap.action in (TaskAction.DESCRIBE, TaskAction.SHORTEN) and snap.final_prompt:  # the answer
+        asked = f"{html.escape(snap.prompt)}<br><br>" if snap.prompt else ""
+        return asked + discord_html(snap.final_prompt)
     text = snap.prompt or snap.final_prompt or snap.description
-    return ("<div style='white-space:pre-wrap;word-break:break-word;font-size:13px;color:#222'>"
-            f"{html.escape(text)}</div>")
+    if snap.action == TaskAction.BLEND:  # its prompt is the uploaded images' links: the card shows them
+        links = BLEND_LINK.findall(text)
+        rest = BLEND_LINK.sub("", text).strip()
+        text = f"Blend of {len(links) or len(task.sources)} images" + (f" {rest}" if rest else "")
+    return html.escape(text)
 
 
-def annotations_html(task) -> str:
-    """Rating, tags and note the user gave this task."""
-    notes = task.annotations
-    parts = []
-    if notes["rating"]:
-        parts.append("★" * notes["rating"] + "☆" * (5 - notes["rating"]))
-    if notes["tags"]:
-        parts.append(" ".join(f"<span style='background:#eef;border-radius:6px;padding:0 5px'>"
-                              f"#{html.escape(t)}</span>" for t in notes["tags"]))
-    if notes["note"]:
-        parts.append(f"<i>{html.escape(notes['note'])}</i>")
-    return f"<div style='font-size:12px;color:#444'>{' &middot; '.join(parts)}</div>" if parts else ""
-
-
-def notice_html(task) -> str:
+def notices(task) -> list[dict]:
     """Errors, reconnecting, stalls and failure reasons, in words."""
-    lines = []
+    out = []
     if task.status == TaskStatus.FAILURE:
-        lines.append(("#c62828", f"Failed: {task.fail_reason or 'the server gave no reason'}"))
+        out.append({"tone": "error", "text": f"Failed: {task.fail_reason or 'the server gave no reason'}"})
     if task.connection:
-        lines.append(("#e65100", f"{task.connection[:1].upper()}{task.connection[1:]} (the card recovers by itself)"))
+        out.append({"tone": "warn", "text": f"{task.connection[:1].upper()}{task.connection[1:]} "
+                                            f"(the card recovers by itself)"})
     if task.stalled:
         minutes = task.client.config.stall_after / 60
-        lines.append(("#e65100", f"No change for over {minutes:g} min: the server may have lost this task. "
-                                 f"Press Refresh to ask again."))
+        out.append({"tone": "warn", "text": f"No change for over {minutes:g} min: the server may have lost "
+                                            f"this task. Press Refresh to ask again."})
     if task.error:
-        lines.append(("#c62828", task.error))
-    return "".join(f"<div style='color:{c};font-size:12px;white-space:pre-wrap'>{html.escape(t)}</div>"
-                   for c, t in lines)
+        out.append({"tone": "error", "text": task.error})
+    return out
 
 
-class TaskCard(W.VBox):
-    """A live card: header, prompt, progress bar, image, the server's buttons, forms, child cards."""
-
-    def __init__(self, task, **kwargs):
-        self.task = task
-        self._busy: set[str] = set()
-        self._buttons_key: tuple = ()
-        self._form_for: str | None = None
-        self.header = W.HTML()
-        self.prompt = W.HTML()
-        self.annotations = W.HTML()
-        self.bar = W.IntProgress(min=0, max=100, layout=W.Layout(width="100%", height="14px"))
-        self.percent = W.Label(layout=W.Layout(width="48px"))
-        self.notice = W.HTML()
-        self.refresh_button = W.Button(description="Refresh", icon="refresh", layout=W.Layout(width="auto"),
-                                       tooltip="Fetch this task again now")
-        self.refresh_button.on_click(lambda _: self._run(self.task.refresh))
-        side = CHILD_SIDE if task.parent_id else DISPLAY_SIDE
-        self.image = W.Image(format="png", layout=W.Layout(max_width=f"{side}px", height="auto"))
-        self.button_rows = W.VBox()
-        self.form = W.VBox()
-        self.children_box = W.VBox(layout=W.Layout(margin="6px 0 0 18px"))
-        super().__init__(
-            [self.header, self.prompt, self.annotations,
-             W.HBox([self.bar, self.percent], layout=W.Layout(align_items="center")),
-             W.HBox([self.notice, self.refresh_button]), self.image, self.button_rows, self.form,
-             self.children_box],
-            layout=W.Layout(border="1px solid #d0d0d0", padding="8px", margin="4px 0", max_width="560px"),
-            **kwargs)
-        self.add_class("mjnb-card")
-        self._render_all()
-        task.subscribe(self._on_event)
-        for child in task.children:
-            self._add_child_card(child)
-
-    # ------------------------------------------------------------ events from the task
-
-    def _on_event(self, task, event: str) -> None:
-        if event == "image":
-            self._render_image()
-        elif event == "child":
-            for child in task.children:
-                self._add_child_card(child)
-        elif event == "tick":
-            self.header.value = header_html(task)
-        elif event == "annotation":
-            self.annotations.value = annotations_html(task)
-        else:
-            self._render_all()
-
-    def _render_all(self) -> None:
-        task = self.task
-        self.bar.value = task.progress  # before the header, so the page never shows SUCCESS over a part-full bar
-        self.percent.value = f"{task.progress}%"
-        self.header.value = header_html(task)
-        self.prompt.value = prompt_html(task)
-        self.annotations.value = annotations_html(task)
-        if task.status == TaskStatus.SUCCESS:
-            self.bar.bar_style = "success"
-        elif task.status == TaskStatus.FAILURE:
-            self.bar.bar_style = "danger"
-        elif task.stalled or task.connection:
-            self.bar.bar_style = "warning"
-        else:
-            self.bar.bar_style = "info"
-        self.notice.value = notice_html(task)
-        self.refresh_button.layout.display = "" if task.stalled else "none"
-        self._render_buttons()
-        self._render_form()
-        self._render_image()
-
-    def _render_image(self) -> None:
-        picture = self.task.latest_picture
-        if picture is not None:
-            self.image.value = thumbnail_png(picture, DISPLAY_SIDE)
-            self.image.layout.display = ""
-        else:
-            self.image.layout.display = "none"
-
-    def _render_buttons(self) -> None:
-        buttons = self.task.buttons if self.task.status == TaskStatus.SUCCESS else ()
-        key = tuple(b.custom_id for b in buttons)
-        if key == self._buttons_key:
-            return
-        self._buttons_key = key
-        flavour = self.task.client.config.flavour
-        rows = []
-        for kinds in ROWS:
-            row = [self._make_button(b, flavour) for b in buttons if b.kind in kinds]
-            if row:
-                rows.append(W.HBox(row))
-        self.button_rows.children = rows
-
-    def _make_button(self, button: Button, flavour: str) -> W.Button:
-        why = rejected_why(button, flavour)
-        w = W.Button(description=button.text, layout=W.Layout(width="auto", min_width="44px"),
-                     disabled=why is not None, tooltip=why or button_help(button))
-        w.add_class("mjnb-button")
-        w.on_click(lambda _w, b=button: self.press(b, _w))
-        return w
-
-    # ------------------------------------------------------------ clicks
-
-    def press(self, button: Button, widget: W.Button | None = None) -> bool:
-        """Submit a button once: ignored while the same button is still submitting."""
-        if button.custom_id in self._busy or rejected_why(button, self.task.client.config.flavour):
-            return False
-        self._busy.add(button.custom_id)
-        if widget is not None:
-            widget.disabled = True
-
-        def done():
-            self._busy.discard(button.custom_id)
-            if widget is not None:
-                widget.disabled = False
-
-        def click():
-            self.task.click(button)
-            if widget is not None:
-                widget.button_style = "success"  # as Discord marks a used button
-
-        self._run(click, after=done)
-        return True
-
-    def _run(self, action, after=None) -> None:
-        """Run a Task method off the kernel's thread; its error lands on the card."""
-
-        def job():
-            try:
-                if self.task.error:
-                    self.task._set_error(None)
-                action()
-            except E.MjnbError as exc:
-                self.task._set_error(str(exc))
-            except Exception as exc:  # show it where the user looks
-                self.task._set_error(f"{exc.__class__.__name__}: {exc}")
-            finally:
-                if after:
-                    after()
-
-        ACTIONS.submit(job)
-
-    def _add_child_card(self, child) -> None:
-        if any(getattr(c, "task", None) is child for c in self.children_box.children):
-            return
-        self.children_box.children = (*self.children_box.children, child.card)
-
-    # ------------------------------------------------------------ inline forms for MODAL tasks
-
-    def _render_form(self) -> None:
-        task = self.task
-        want = task.id if task.awaiting_input else None
-        if want == self._form_for:
-            return
-        self._form_for = want
-        if want is None:
-            self.form.children = ()
-            return
-        kind = classify(task.snapshot.custom_id)[0] if task.snapshot.custom_id else ButtonKind.UNKNOWN
-        if kind == ButtonKind.VARY_REGION:
-            self.form.children = (RegionForm(task, self._run),)
-        else:
-            self.form.children = (PromptForm(task, self._run, kind),)
+def button_states(task, busy: set) -> list[dict]:
+    if task.status != TaskStatus.SUCCESS:
+        return []
+    flavour = task.client.config.flavour
+    out = []
+    for row, kinds in enumerate(ROWS):
+        for b in task.buttons:
+            if b.kind in kinds:
+                why = rejected_why(b, flavour)
+                out.append({"id": b.custom_id, "label": b.text, "row": row, "help": button_help(b),
+                            "why": why or "", "used": b.custom_id in task.used_buttons,
+                            "busy": b.custom_id in busy})
+    return out
 
 
-class PromptForm(W.VBox):
-    """Custom Zoom (prompt prefilled with --zoom 1.8) and remix-mode prompts."""
-
-    def __init__(self, task, run, kind: ButtonKind):
-        parent = task.client._tasks.get(task.parent_id) if task.parent_id else None
-        base = task.prompt or (parent.final_prompt or parent.prompt if parent else "")
-        if kind == ButtonKind.DESCRIBE_PICK and not task.prompt:  # the picked line, not all four
-            base = _describe_candidate(base, task.snapshot.custom_id)
-        if kind == ButtonKind.CUSTOM_ZOOM:
-            title, value = "Custom Zoom: edit the prompt; --zoom takes 1 to 2", zoom_prompt(base, 1.8)
-        else:
-            title, value = "Remix: edit the prompt, then submit", base
-        self.text = W.Textarea(value=value, layout=W.Layout(width="100%", height="64px"))
-        self.submit = W.Button(description="Submit", button_style="primary", icon="check")
-        self.status = W.HTML()
-        self.kind = kind
-
-        def on_submit(_):
-            prompt = self.text.value.strip()
-            if kind == ButtonKind.CUSTOM_ZOOM and not re.search(r"--zoom\s+(1(\.\d+)?|2(\.0+)?)(\s|$)", prompt):
-                self.status.value = ("<span style='color:#c62828'>The prompt needs --zoom with a value "
-                                     "from 1 to 2, e.g. --zoom 1.8</span>")
-                return
-            self.submit.disabled = True
-            self.status.value = "Submitting…"
-            run(lambda: task.confirm(prompt=prompt), after=lambda: setattr(self.submit, "disabled", False))
-
-        self.submit.on_click(on_submit)
-        super().__init__([W.HTML(f"<b>{html.escape(title)}</b>"), self.text, W.HBox([self.submit, self.status])])
+def editor_state(task, form: dict) -> dict | None:
+    kind = editor_kind(task)
+    if kind is None:
+        return None
+    parent = task.client._tasks.get(task.parent_id) if task.parent_id else None
+    base = task.prompt or ((parent.final_prompt or parent.prompt) if parent else "")
+    if classify(task.snapshot.custom_id)[0] == ButtonKind.DESCRIBE_PICK and not task.prompt:
+        base = _describe_candidate(base, task.snapshot.custom_id)
+    titles = {"zoom": "Custom Zoom: edit the prompt; --zoom takes 1 to 2",
+              "region": "Vary (Region): drag a rectangle or draw a lasso over what to redraw, then edit the prompt",
+              "remix": "Remix: edit the prompt, then submit"}
+    return {"kind": kind, "title": titles[kind], "prompt": zoom_prompt(base, 1.8) if kind == "zoom" else base,
+            "error": form.get("error", ""), "busy": bool(form.get("busy"))}
 
 
 def _describe_candidate(text: str, custom_id: str) -> str:
@@ -343,64 +206,316 @@ def _describe_candidate(text: str, custom_id: str) -> str:
     return blocks[index - 1] if 1 <= index <= len(blocks) else text
 
 
-class RegionForm(W.VBox):
-    """Vary (Region): choose a rectangle with sliders; it becomes the black-and-white mask."""
+def task_state(task, busy: set = frozenset(), form: dict | None = None) -> dict:
+    """Everything the browser shows of one task, as JSON (pictures travel separately, as bytes)."""
+    snap = task.snapshot
+    start, end = elapsed_window(task)
+    notes = task.annotations
+    return {
+        "id": task.id, "short": _short(task.id), "action": action_label(task), "status": status_label(task),
+        "tone": "modal" if task.awaiting_input else TONES.get(snap.status, "pending"),
+        "progress": task.progress, "queue": task.queue_ahead, "start": start, "end": end,
+        "via": task.button_text, "parent": _short(snap.parent_id) if snap.parent_id else "",
+        "text": text_html(task), "sources": len(task.sources),
+        "rating": notes["rating"] or 0, "tags": list(notes["tags"]), "note": notes["note"] or "",
+        "notices": notices(task), "stalled": task.stalled, "buttons": button_states(task, busy),
+        "editor": editor_state(task, form or {}), "final": snap.is_terminal,
+    }
 
-    def __init__(self, task, run):
-        parent = task.client._tasks.get(task.parent_id) if task.parent_id else None
-        self.parent_picture = parent.latest_picture if parent is not None else None
-        pct = dict(min=0, max=100, step=1, continuous_update=False, layout=W.Layout(width="260px"))
-        self.left = W.IntSlider(value=25, description="left %", **pct)
-        self.top = W.IntSlider(value=25, description="top %", **pct)
-        self.right = W.IntSlider(value=75, description="right %", **pct)
-        self.bottom = W.IntSlider(value=75, description="bottom %", **pct)
-        self.preview = W.Image(format="png", layout=W.Layout(max_width="320px"))
-        self.text = W.Textarea(value=task.prompt or (parent.prompt if parent else ""),
-                               layout=W.Layout(width="100%", height="48px"))
-        self.submit = W.Button(description="Vary region", button_style="primary", icon="paint-brush")
-        self.status = W.HTML()
-        for slider in (self.left, self.top, self.right, self.bottom):
-            slider.observe(lambda _: self._draw(), names="value")
-        self._draw()
 
-        def on_submit(_):
-            box = self.box
-            if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
-                self.status.value = "<span style='color:#c62828'>Choose a region: right > left, bottom > top</span>"
+def lineage(root) -> list:
+    """The root, then its descendants depth-first in the order they were made."""
+    out, stack, seen = [], [root], set()
+    while stack:
+        task = stack.pop()
+        if task.id in seen:
+            continue
+        seen.add(task.id)
+        out.append(task)
+        stack.extend(reversed(task.children))
+    return out
+
+
+def run_in_background(task, action, after=None) -> None:
+    """Run a Task method off the kernel's thread; its error lands on the card."""
+
+    def job():
+        try:
+            if task.error:
+                task._set_error(None)
+            action()
+        except E.MjnbError as exc:
+            task._set_error(str(exc))
+        except Exception as exc:  # show it where the user looks
+            task._set_error(f"{exc.__class__.__name__}: {exc}")
+        finally:
+            if after:
+                after()
+
+    ACTIONS.submit(job)
+
+
+class TaskCard(anywidget.AnyWidget):
+    """A live card for one task and its lineage: one widget model, state as JSON plus pictures.
+
+    The browser sends custom messages: press, confirm (a form), select, refresh, full."""
+
+    _esm = STATIC / "mjnb.js"
+    _css = STATIC / "mjnb.css"
+    layout = NO_LAYOUT  # one model per card: no separate Layout model (the CSS does the layout)
+    view = T.Unicode("card").tag(sync=True)
+    tasks = T.List().tag(sync=True)  # task_state() of the root, then of each descendant
+    selected = T.Unicode("").tag(sync=True)  # the task the card shows in full
+    picture = T.Bytes(b"").tag(sync=True)  # the selected task's newest picture, JPEG at display size
+    editor_picture = T.Bytes(b"").tag(sync=True)  # the parent's picture, for the Vary Region editor
+    thumbs = T.Dict().tag(sync=True)  # chip pictures by task id; blend sources as "<id>:src<n>"
+    simulator = T.Bool(False).tag(sync=True)
+
+    def __init__(self, task, **kwargs):
+        super().__init__(**kwargs)
+        self.task = task
+        self.display_id = f"mjnb-{uuid.uuid4().hex}"
+        self._lock = threading.RLock()
+        self._watched: dict[str, object] = {}
+        self._busy: dict[str, set] = {}  # task id -> customIds still submitting
+        self._forms: dict[str, dict] = {}  # task id -> {"busy": bool, "error": str}
+        self._shown = False  # displayed under display_id, so its static fallback can be updated
+        self._static_key = None
+        self.simulator = task.client.is_simulator
+        self.on_msg(self._on_msg)
+        self.observe(lambda _: self._render_pictures(), names="selected")
+        self._watch(task)
+        self.selected = task.id
+        self._render_pictures()
+
+    # ------------------------------------------------------------ state from the tasks
+
+    def _watch(self, task) -> None:
+        with self._lock:
+            if task.id in self._watched:
                 return
-            self.submit.disabled = True
-            self.status.value = "Submitting…"
-            run(lambda: task.confirm(prompt=self.text.value.strip() or None, box=box),
-                after=lambda: setattr(self.submit, "disabled", False))
+            self._watched[task.id] = task
+            task.subscribe(self._on_event)
+            for child in task.children:
+                self._watch(child)
+            self._render_tasks()
+            self._render_chip(task)
 
-        self.submit.on_click(on_submit)
-        super().__init__([W.HTML("<b>Vary (Region): the bright rectangle is regenerated</b>"),
-                          W.HBox([self.preview, W.VBox([self.left, self.top, self.right, self.bottom])]),
-                          self.text, W.HBox([self.submit, self.status])])
+    def _on_event(self, task, event: str) -> None:
+        if event == "tick":
+            return  # the browser runs the clock
+        with self._lock:
+            if event == "child":
+                for child in task.children:
+                    self._watch(child)
+            if event == "image":
+                self._render_chip(task)
+                self._render_pictures()
+            self._render_tasks()
+        if task.snapshot.is_terminal:
+            self._update_static()
 
-    @property
-    def box(self) -> tuple[float, float, float, float]:
-        return (self.left.value / 100, self.top.value / 100, self.right.value / 100, self.bottom.value / 100)
+    def _render_tasks(self) -> None:
+        with self._lock:
+            self.tasks = [task_state(t, self._busy.get(t.id, ()), self._forms.get(t.id))
+                          for t in lineage(self.task)]
 
-    def _draw(self) -> None:
-        box = self.box
-        if self.parent_picture is not None and box[2] > box[0] and box[3] > box[1]:
-            self.preview.value = box_preview_png(self.parent_picture, box, 320)
+    def _render_chip(self, task) -> None:
+        picture = task.latest_picture
+        thumbs = dict(self.thumbs)
+        if picture is not None and (task.id not in thumbs or task.status == TaskStatus.SUCCESS):
+            thumbs[task.id] = thumbnail_jpeg(picture, CHIP_SIDE, quality=70)
+        for n, data in enumerate(task.sources):
+            thumbs.setdefault(f"{task.id}:src{n}", data)
+        if thumbs != self.thumbs:
+            self.thumbs = thumbs
+
+    def _render_pictures(self) -> None:
+        """The selected task's picture, and its parent's for a Vary Region editor."""
+        with self._lock:
+            task = self._watched.get(self.selected) or self.task
+            self.picture = _display_jpeg(task)
+            parent = task.client._tasks.get(task.parent_id) if task.parent_id else None
+            wants_parent = editor_kind(task) == "region" and parent is not None
+            self.editor_picture = _display_jpeg(parent) if wants_parent else b""
+
+    # ------------------------------------------------------------ messages from the browser
+
+    def _on_msg(self, _widget, content, buffers) -> None:
+        if not isinstance(content, dict):
+            return
+        task = self._watched.get(str(content.get("task", "")))
+        if task is None:
+            return
+        kind = content.get("type")
+        if kind == "press":
+            self.press(task, str(content.get("button", "")))
+        elif kind == "confirm":
+            self.submit_form(task, content)
+        elif kind == "select":
+            self.selected = task.id
+        elif kind == "refresh":
+            run_in_background(task, task.refresh)
+        elif kind == "full":
+            ACTIONS.submit(self._send_full, task)
+
+    def press(self, task, custom_id: str) -> bool:
+        """Submit a button once: ignored while the same button is still submitting; the child
+        it makes is selected, so the newest card is the one in view."""
+        button = next((b for b in task.buttons if b.custom_id == custom_id or b.text == custom_id), None)
+        if button is None or rejected_why(button, task.client.config.flavour):
+            return False
+        with self._lock:
+            busy = self._busy.setdefault(task.id, set())
+            if button.custom_id in busy:
+                return False
+            busy.add(button.custom_id)
+            self._render_tasks()
+
+        def click():
+            child = task.click(button)
+            self._watch(child)
+            self.selected = child.id
+
+        def done():
+            with self._lock:
+                busy.discard(button.custom_id)
+                self._render_tasks()
+
+        run_in_background(task, click, after=done)
+        return True
+
+    def submit_form(self, task, content: dict) -> bool:
+        """A form's submit: the prompt, and for Vary Region a box or lasso in fractions of the
+        image, made into a mask at the parent image's full size."""
+        kind = editor_kind(task)
+        form = self._forms.setdefault(task.id, {})
+        if kind is None or form.get("busy"):
+            return False
+        prompt = str(content.get("prompt") or "").strip()
+        if kind == "zoom" and not ZOOM_IN_PROMPT.search(prompt):
+            return self._form_error(task, "The prompt needs --zoom with a value from 1 to 2, e.g. --zoom 1.8")
+        if kind == "region" and not (content.get("box") or content.get("lasso")):
+            return self._form_error(task, "Choose a region first: drag a rectangle or draw a lasso on the image")
+        form.update(busy=True, error="")
+        self._render_tasks()
+
+        def confirm():
+            try:
+                if kind == "region":
+                    parent = task.parent
+                    image = parent.image if parent is not None else None
+                    if image is None:
+                        raise E.ValidationError("the parent's image is not available to draw on", field="mask")
+                    lasso = content.get("lasso")
+                    mask = polygon_mask(image.size, lasso) if lasso else box_mask(image.size, content["box"])
+                    task.confirm(prompt=prompt or None, mask=mask)
+                else:
+                    task.confirm(prompt=prompt)
+            except E.MjnbError as exc:
+                form["error"] = str(exc)
+            finally:
+                form["busy"] = False
+                self._render_tasks()
+                self._render_pictures()
+
+        run_in_background(task, confirm)
+        return True
+
+    def _form_error(self, task, text: str) -> bool:
+        self._forms.setdefault(task.id, {})["error"] = text
+        self._render_tasks()
+        return False
+
+    def _send_full(self, task) -> None:
+        """The final image at full size, on request (it is never pushed)."""
+        try:
+            image = task.image
+        except E.MjnbError as exc:
+            task._set_error(f"could not load the full image: {exc}")
+            return
+        if image is not None:
+            self.send({"type": "full", "task": task.id, "width": image.width, "height": image.height},
+                      [thumbnail_jpeg(image, max(image.size), quality=92)])
+
+    # ------------------------------------------------------------ display and the static fallback
+
+    def bundle(self) -> dict:
+        """The card's outputs: the live widget, and the static card for places without widgets."""
+        data = super()._repr_mimebundle_() or {}
+        if isinstance(data, tuple):  # anywidget: (data, metadata)
+            data = data[0]
+        return {**data, "text/plain": repr(self.task), "text/html": static_html(self.task, lineage(self.task))}
+
+    def show(self) -> None:
+        from IPython.display import display
+        display(self.bundle(), raw=True, display_id=self.display_id)
+        self._shown = True
+        self._static_key = self._final_key()
+
+    def _final_key(self) -> tuple:
+        return tuple((t.id, str(t.status), t.latest_picture is not None) for t in lineage(self.task)
+                     if t.snapshot.is_terminal)
+
+    def _update_static(self) -> None:
+        """Bring every output of this card (its static fallback) up to the tasks' final states, so
+        a saved, converted or shared notebook shows finished cards."""
+        key = self._final_key()
+        if not self._shown or key == self._static_key:
+            return
+        self._static_key = key
+        try:
+            from IPython.display import update_display
+            update_display(self.bundle(), raw=True, display_id=self.display_id)
+        except Exception:  # outside a kernel there is nothing to update
+            pass
 
 
-def static_html(task) -> str:
-    """The card as plain HTML, for places without widgets (nbconvert, GitHub)."""
+def _display_jpeg(task) -> bytes:
+    picture = task.latest_picture
+    if picture is None:
+        return b""
+    final = task.status == TaskStatus.SUCCESS
+    return thumbnail_jpeg(picture, DISPLAY_SIDE if final else PREVIEW_SIDE, quality=82 if final else 60)
+
+
+STATIC_TONES = {"success": "#2e7d32", "failure": "#c62828", "modal": "#6a1b9a", "running": "#1565c0",
+                "pending": "#555"}
+
+
+def static_html(task, tasks: list | None = None) -> str:
+    """The card as plain HTML for places without widgets (nbconvert, nbviewer, GitHub): the task's
+    state now, with its picture; the lineage listed by name. Colours work on light and dark pages."""
+    state = task_state(task)
     picture = task.latest_picture
     image = ""
     if picture is not None:
-        data = base64.b64encode(thumbnail_png(picture, 384)).decode("ascii")
-        image = f"<img src='data:image/png;base64,{data}' style='max-width:384px;display:block;margin-top:6px'>"
-    buttons = " ".join(f"<span style='border:1px solid #bbb;border-radius:4px;padding:0 5px'>"
-                       f"{html.escape(b.text)}</span>" for b in task.buttons)
-    bar = (f"<div style='background:#eee;height:8px;width:100%'><div style='background:#1565c0;height:8px;"
-           f"width:{task.progress}%'></div></div>")
-    return (f"<div style='border:1px solid #d0d0d0;padding:8px;max-width:560px'>{header_html(task)}"
-            f"{prompt_html(task)}{annotations_html(task)}{bar}{notice_html(task)}{image}<div style='margin-top:6px'>{buttons}</div></div>")
+        data = base64.b64encode(thumbnail_jpeg(picture, STATIC_SIDE, quality=80)).decode("ascii")
+        image = (f"<img src='data:image/jpeg;base64,{data}' alt='{html.escape(task.id)}' "
+                 f"style='max-width:{STATIC_SIDE}px;width:100%;display:block;margin-top:6px'>")
+    pill = (f"<span style='background:{STATIC_TONES[state['tone']]};color:#fff;border-radius:8px;"
+            f"padding:0 7px'>{html.escape(state['status'])}</span>")
+    head = " · ".join(x for x in [f"<b>{html.escape(state['action'])}</b>", f"<code>{html.escape(state['short'])}</code>",
+                                  pill, f"↳ from <code>{state['parent']}</code> · {html.escape(state['via'])}"
+                                  if state["parent"] else "", "simulator" if task.client.is_simulator else ""] if x)
+    bar = (f"<div style='background:rgba(128,128,128,.25);height:6px;margin:6px 0'><div style='background:"
+           f"{STATIC_TONES[state['tone']]};height:6px;width:{state['progress']}%'></div></div>")
+    notes = "".join(f"<div style='color:{'#c62828' if n['tone'] == 'error' else '#b45309'}'>"
+                    f"{html.escape(n['text'])}</div>" for n in state["notices"])
+    buttons = " ".join(f"<span style='border:1px solid rgba(128,128,128,.6);border-radius:4px;padding:0 5px'>"
+                       f"{html.escape(b['label'])}</span>" for b in state["buttons"])
+    kids = [t for t in (tasks or [])[1:]]
+    strip = ("<div style='margin-top:6px'>Lineage: " + ", ".join(
+        f"{html.escape(t.button_text or str(t.action))} {_short(t.id)} {html.escape(str(t.status))}" for t in kids)
+        + "</div>") if kids else ""
+    return (f"<div class='mjnb-static' style='border:1px solid rgba(128,128,128,.5);border-radius:6px;"
+            f"padding:8px;max-width:560px;font-size:13px'>{head}<div style='white-space:pre-wrap;"
+            f"word-break:break-word;margin-top:4px'>{state['text']}</div>{bar}{notes}{image}"
+            f"<div style='margin-top:6px'>{buttons}</div>{strip}</div>")
 
 
-register_views(TaskCard, static_html)  # how a Task shows itself (task.py keeps no view imports)
+def display_task(task) -> None:
+    task.card.show()
+
+
+register_views(TaskCard, static_html, display_task)  # how a Task shows itself (task.py keeps no view imports)

@@ -124,7 +124,18 @@ def _palette(prompt: str) -> list[tuple[int, int, int]]:
     return out
 
 
+CJK_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian's fonts-noto-cjk
+             "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
+
+
+@functools.lru_cache(maxsize=16)
 def _font(size: int):
+    """A font with CJK glyphs when the system has one (captions of Chinese prompts), else Pillow's."""
+    for path in CJK_FONTS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType

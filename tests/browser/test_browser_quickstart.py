@@ -21,24 +21,35 @@ DONE = """() => {
   const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.innerText.trim());
   const finished = prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p));
   const cards = [...panel.querySelectorAll('.jp-OutputArea-output .mjnb-card')];
-  const shown = cards.filter(c => [...c.querySelectorAll(':scope > img')].some(i => i.naturalWidth > 0));
-  const success = cards.filter(c => /SUCCESS/.test((c.querySelector(':scope > .widget-html') || {}).innerText || ''));
-  return (errors.length || (finished && kernel.status === 'idle')) ?
-      {errors, cards: cards.length, shown: shown.length, success: success.length} : null;
+  const shown = cards.filter(c => (c.querySelector('.mjnb-image') || {}).naturalWidth > 0);
+  const success = cards.filter(c => /SUCCESS/.test((c.querySelector('.mjnb-header') || {}).innerText || ''));
+  const missing = /model not found/.test(panel.innerText);
+  const state = {errors, missing, finished, kernel: kernel.status, prompts, cards: cards.length, shown: shown.length,
+                 success: success.length};
+  return (errors.length || (finished && kernel.status === 'idle')) ? state : (window.lastState = state, null);
 }"""
+
+
+def wait(page, condition: str) -> dict:
+    try:
+        return page.wait_for_function(condition, timeout=WAIT, polling=250).json_value()
+    except Exception as exc:
+        raise AssertionError(f"the quickstart did not finish: {page.evaluate('() => window.lastState')}") from exc
 
 
 def test_quickstart_runs_and_shows_cards(lab, lab_page, artifacts):
     shutil.copy(REPO / "notebooks" / "01-quickstart.ipynb", lab.root / "01-quickstart.ipynb")
     page = lab_page("01-quickstart.ipynb")
     run_all(page)
-    state = page.wait_for_function(DONE, timeout=WAIT, polling=250).json_value()
+    state = wait(page, DONE)
     assert not state["errors"], f"the quickstart raised {state['errors']}"
     # the cards finish after the cells; give them a moment to draw their last image
-    state = page.wait_for_function(DONE.replace("finished && kernel.status === 'idle'",
-                                                "finished && kernel.status === 'idle' && shown.length >= 4"),
-                                   timeout=WAIT, polling=250).json_value()
-    assert state["cards"] >= 4 and state["shown"] >= 4 and state["success"] >= 4, state
+    state = wait(page, DONE.replace("finished && kernel.status === 'idle'",
+                                    "finished && kernel.status === 'idle' && shown.length >= 3"))
+    # every card finished; each shows its picture but the form-continued one, whose picture a
+    # new-api relay cannot serve (the card says why; see the quickstart)
+    assert state["cards"] >= 4 and state["success"] == state["cards"] and not state["missing"], state
+    assert state["shown"] >= state["cards"] - 1, state
     first = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output .mjnb-card").first
     first.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "quickstart.png"))

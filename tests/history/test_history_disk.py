@@ -64,7 +64,7 @@ def run_and_show(prompt):
     t = mjnb.imagine(prompt).wait(30)
     assert t.image.size == (512, 512)
     card = t.card
-    until(lambda: card.image.value, what="the image on the card")
+    until(lambda: card.picture, what="the image on the card")
     return t
 
 

@@ -113,7 +113,7 @@ def test_expired_url_still_shows_the_cached_image(home):
         again = second.task(t.id)
         assert again.image.size == (512, 512)
         card = again.card
-        until(lambda: card.image.value, what="the cached image on the card")
+        until(lambda: card.picture, what="the cached image on the card")
         first.close()
         second.close()
 

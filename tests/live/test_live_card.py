@@ -1,157 +1,224 @@
-"""The task card without a browser: widgets are built, clicked and inspected in plain pytest
-(with no kernel, ipywidgets uses a no-op comm), against the simulator over real HTTP."""
+"""The anywidget card without a browser: driven through its model (synced state, and the custom
+messages the browser sends for clicks and form submits) against the simulator over real HTTP.
+With no kernel, ipywidgets uses a no-op comm; `recording()` keeps what the card sends."""
 
-import html
+import io
+import time
 
 import pytest
+from PIL import Image
 from quick import make_client, until
 
 from mjnb import sim as simulator
 from mjnb.models import ButtonKind, TaskStatus
-from mjnb.widgets import ROWS, PromptForm, RegionForm, TaskCard, static_html
+from mjnb.widgets import ROWS, TaskCard, elapsed_window, static_html
 
 
-def rows_of(card):
-    return [[b.description for b in row.children] for row in card.button_rows.children]
+def state(card, task=None) -> dict:
+    """The card's synced state of `task` (default: the one it shows)."""
+    ident = task.id if task is not None else card.selected
+    return next(s for s in card.tasks if s["id"] == ident)
 
 
-def button(card, text):
-    for row in card.button_rows.children:
-        for b in row.children:
-            if b.description == text:
-                return b
-    raise AssertionError(f"no button {text!r} on the card: {rows_of(card)}")
+def rows_of(card, task=None) -> list[list[str]]:
+    rows: dict[int, list] = {}
+    for b in state(card, task)["buttons"]:
+        rows.setdefault(b["row"], []).append(b["label"])
+    return [rows[k] for k in sorted(rows)]
+
+
+def button(card, label, task=None) -> dict:
+    found = [b for b in state(card, task)["buttons"] if b["label"] == label]
+    assert found, f"no button {label!r} on the card: {rows_of(card, task)}"
+    return found[0]
+
+
+def message(card, **content) -> None:
+    """What the browser sends: a custom message on the card's model."""
+    card._handle_custom_msg(content, [])
+
+
+def press(card, label, task=None) -> None:
+    task_id = task.id if task is not None else card.selected
+    message(card, type="press", task=task_id, button=button(card, label, task)["id"])
+
+
+def recording(card) -> list:
+    """Keep every (data, buffers) the card sends from now on."""
+    sent = []
+    card.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, buffers or []))
+    return sent
+
+
+def editor_of(card, task) -> dict:
+    return until(lambda: state(card, task)["editor"], what="the form on the card")
 
 
 def test_card_shows_progress_then_image_and_grid_rows(client):
     t = client.imagine("a pig in space")
     card = t.card
-    assert isinstance(card, TaskCard) and "IMAGINE" in card.header.value and "simulator" not in card.header.value
+    assert isinstance(card, TaskCard) and state(card)["action"] == "IMAGINE" and not card.simulator
     t.wait(20)
-    until(lambda: card.image.value, what="the image on the card")
-    assert card.bar.value == 100 and card.bar.bar_style == "success" and card.percent.value == "100%"
-    assert "SUCCESS" in card.header.value
+    until(lambda: card.picture and state(card)["status"] == "SUCCESS", what="the image on the card")
+    s = state(card)
+    assert s["progress"] == 100 and s["tone"] == "success" and s["final"]
+    assert card.picture[:2] == b"\xff\xd8" and len(card.picture) <= 200_000  # a JPEG at display size
+    assert Image.open(io.BytesIO(card.picture)).size[0] <= 512
     assert rows_of(card) == [["U1", "U2", "U3", "U4"], ["🔄", "V1", "V2", "V3", "V4"]]
 
 
 @pytest.mark.parametrize("version,first_row", [
     ("7", ["Upscale (Subtle)", "Upscale (Creative)"]),
     ("6.1", ["Upscale (Subtle)", "Upscale (Creative)"]),
-    ("6", ["Upscale (Subtle)", "Upscale (Creative)"]),
     ("5.2", ["Upscale (2x)", "Upscale (4x)"]),
 ])
 def test_post_upscale_rows_by_version(client, version, first_row):
     u = client.imagine(f"cat --v {version}").upscale(1)
     u.wait(20)
-    rows = rows_of(u.card)
+    card = u.card
+    rows = rows_of(card)
     assert rows[0] == first_row
     assert rows[1] == ["🪄 Vary (Subtle)", "🪄 Vary (Strong)", "🖌️ Vary (Region)"]
     assert rows[2] == ["🔍 Zoom Out 2x", "🔍 Zoom Out 1.5x", "🔍 Custom Zoom"]
     assert rows[3] == ["⬅️", "➡️", "⬆️", "⬇️"]
-    # relays reject animate and nobody accepts bookmarks: shown, but disabled with a reason
-    last = {b.description: b for b in u.card.button_rows.children[-1].children}
-    assert last["❤️"].disabled and "Discord-only" in last["❤️"].tooltip
+    # relays reject animate and nobody accepts bookmarks: shown, disabled, and the hover says why
+    assert "Discord-only" in button(card, "❤️")["why"]
     if version == "7":
-        animate = last["🎞️ Animate (High motion)"]
-        assert animate.disabled and "unknown_action" in animate.tooltip
-    assert not button(u.card, "⬅️").disabled
+        assert "unknown_action" in button(card, "🎞️ Animate (High motion)")["why"]
+    assert button(card, "⬅️")["why"] == "" and button(card, "⬅️")["help"] == "Extend the image to the left"
 
 
-def test_describe_and_shorten_buttons_are_grouped_and_disabled_at_relays(client):
+def test_describe_and_shorten_are_formatted_and_their_buttons_say_why(client):
     grid = client.imagine("a teapot").wait(20)
     d = client.describe(grid.image).wait(20)
     assert rows_of(d.card) == [["1️⃣", "2️⃣", "3️⃣", "4️⃣", "🔄", "🎉 Imagine all"]]
-    assert all(b.disabled for b in d.card.button_rows.children[0].children)
+    assert all(b["why"] for b in state(d.card)["buttons"])
     s = client.shorten("a very detailed teapot with flowers and gold trim").wait(20)
-    assert rows_of(s.card) == [["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "Show Details"]]
-    assert all("unknown_action" in b.tooltip for b in s.card.button_rows.children[0].children)
+    text = state(s.card)["text"]
+    assert "**" not in text and "<b>" in text, text  # Discord markdown becomes formatting
+    assert all("unknown_action" in b["why"] for b in state(s.card)["buttons"])
 
 
-def test_trueai_enables_describe_picks_and_they_open_a_prompt_form():
+def test_trueai_describe_pick_opens_a_prompt_form():
     with simulator.start(profile="trueai", speed=300, seed=5) as sim:
         client = make_client(sim)
         grid = client.imagine("a teapot").wait(20)
         d = client.describe(grid.image).wait(20)
-        pick = button(d.card, "2️⃣")
-        assert not pick.disabled
-        pick.click()
+        card = d.card
+        assert button(card, "2️⃣")["why"] == ""
+        press(card, "2️⃣")
         child = until(lambda: d.children and d.children[0], what="the pick's child task")
         until(lambda: child.status == TaskStatus.MODAL, what="the MODAL child")
-        form = until(lambda: child.card.form.children and child.card.form.children[0], what="the form")
-        assert isinstance(form, PromptForm) and "teapot" not in form.text.value.split("--")[0] or form.text.value
-        form.submit.click()
+        form = editor_of(card, child)
+        assert form["kind"] == "remix" and form["prompt"] and "1️⃣" not in form["prompt"]
+        message(card, type="confirm", task=child.id, prompt=form["prompt"])
         until(lambda: child.status == TaskStatus.SUCCESS, what="the picked prompt's grid")
         client.close()
 
 
-def test_click_spawns_a_child_card_beneath_with_lineage(client):
+def test_a_click_adds_a_selected_child_and_marks_the_button_used(client):
     t = client.imagine("a pig").wait(20)
     card = t.card
-    button(card, "U1").click()
-    child_card = until(lambda: card.children_box.children and card.children_box.children[0], what="child card")
-    child = child_card.task
+    press(card, "U1")
+    child = until(lambda: t.children and t.children[0], what="the child")
+    until(lambda: card.selected == child.id, what="the new child to be selected")
+    assert [s["id"] for s in card.tasks] == [t.id, child.id]
     child.wait(20)
-    assert child.parent is t and "UPSCALE" in child_card.header.value
-    assert "↳ from" in child_card.header.value and t.id[-6:] in child_card.header.value
-    assert "U1" in child_card.header.value
+    until(lambda: state(card, child)["status"] == "SUCCESS" and card.picture, what="the child's image")
+    s = state(card, child)
+    assert s["action"] == "UPSCALE" and s["via"] == "U1" and s["parent"] == "…" + t.id[-6:]
+    assert button(card, "U1", t)["used"] and not button(card, "U2", t)["used"]
+    assert child.id in card.thumbs and t.id in card.thumbs  # the lineage strip's pictures
+
+    # Pressed from code: marked used the same way, listed in the strip, but not put in view here
+    # (its own cell shows it in full).
+    other = t.upscale(2)
+    until(lambda: other.id in {s["id"] for s in card.tasks}, what="the code-made child in the strip")
+    assert button(card, "U2", t)["used"] and card.selected == child.id
+    message(card, type="select", task=t.id)
+    assert card.selected == t.id and state(card)["buttons"]
 
 
 def test_no_double_submits(sim, client):
     t = client.imagine("a careful pig").wait(20)
     card = t.card
-    u1 = button(card, "U1")
     before = sim.stats()["requests"].get("action", 0)
-    u1.click()
-    assert u1.disabled  # disabled while it submits
-    u1.click()  # a second click on the busy button is ignored
-    until(lambda: not u1.disabled, what="the button to come back")
+    press(card, "U1", t)
+    assert button(card, "U1", t)["busy"]  # shown busy (disabled) while it submits
+    press(card, "U1", t)  # a second click on the busy button is ignored
+    until(lambda: not button(card, "U1", t)["busy"], what="the button to come back")
     until(lambda: len(t.children) == 1, what="one child")
     assert sim.stats()["requests"]["action"] - before == 1
-    assert len(card.children_box.children) == 1
+    assert len(card.tasks) == 2
 
 
-def test_custom_zoom_form(client):
+def test_custom_zoom_form_waits_says_so_and_checks_the_zoom(sim, client):
     u = client.imagine("a harbour").upscale(1)
     u.wait(20)
-    button(u.card, "🔍 Custom Zoom").click()
+    card = u.card
+    press(card, "🔍 Custom Zoom")
     child = until(lambda: u.children and u.children[0], what="the Custom Zoom child")
-    until(lambda: child.status == TaskStatus.MODAL, what="MODAL")
-    form = until(lambda: child.card.form.children and child.card.form.children[0], what="the form")
-    assert isinstance(form, PromptForm) and form.text.value.endswith("--zoom 1.8")
-    form.text.value = "a harbour --zoom 3"
-    form.submit.click()
-    assert "needs --zoom" in form.status.value and child.status == TaskStatus.MODAL  # refused, not sent
-    form.text.value = "a harbour at night --zoom 1.5"
-    form.submit.click()
+    form = editor_of(card, child)
+    s = state(card, child)
+    assert form["kind"] == "zoom" and form["prompt"].endswith("--zoom 1.8")
+    assert s["status"] == "WAITING FOR YOU" and s["action"] == "🔍 Custom Zoom" and s["tone"] == "modal"
+    assert s["start"] is None  # no clock while the form waits for the user
+    modals = sim.stats()["requests"].get("modal", 0)
+    message(card, type="confirm", task=child.id, prompt="a harbour --zoom 3")
+    assert "needs --zoom" in state(card, child)["editor"]["error"]  # refused, not sent
+    assert sim.stats()["requests"].get("modal", 0) == modals and child.status == TaskStatus.MODAL
+    confirmed = time.time()
+    message(card, type="confirm", task=child.id, prompt="a harbour at night --zoom 1.5")
     until(lambda: child.status == TaskStatus.SUCCESS, what="the zoom to finish")
     assert child.prompt == "a harbour at night --zoom 1.5"
-    until(lambda: not child.card.form.children, what="the form to close")
+    until(lambda: state(card, child)["editor"] is None, what="the form to close")
+    start, end = elapsed_window(child)
+    assert start >= confirmed * 1000 - 1000 and end >= start  # the clock starts at the confirm
+    assert state(card, child)["action"] == "🔍 Custom Zoom"
 
 
-def test_vary_region_form_builds_the_mask(sim, client):
+def region_child(card, u):
+    press(card, "🖌️ Vary (Region)", u)
+    child = until(lambda: [c for c in u.children if c.awaiting_input], what="the Vary Region child")[-1]
+    assert editor_of(card, child)["kind"] == "region"
+    until(lambda: card.selected == child.id and card.editor_picture, what="the parent's picture in the editor")
+    return child
+
+
+def server_mask(sim, child) -> Image.Image:
+    until(lambda: sim.engine.tasks[child.id].tiles, what="the job on the server")
+    return Image.open(io.BytesIO(sim.engine.tasks[child.id].tiles[0].mask_png)).convert("L")
+
+
+def test_vary_region_rectangle_and_lasso_reach_the_server_at_full_size(sim, client):
     u = client.imagine("a meadow --ar 1:1").upscale(1)
     u.wait(20)
-    until(lambda: u.latest_picture is not None, what="the parent's picture")
-    button(u.card, "🖌️ Vary (Region)").click()
-    child = until(lambda: u.children and u.children[0], what="the Vary Region child")
-    until(lambda: child.status == TaskStatus.MODAL, what="MODAL")
-    form = until(lambda: child.card.form.children and child.card.form.children[0], what="the form")
-    assert isinstance(form, RegionForm) and form.preview.value
-    form.left.value, form.top.value, form.right.value, form.bottom.value = 0, 0, 50, 50
-    form.text.value = "a tiger"
-    form.submit.click()
+    card = u.card
+    full = u.image.size
+
+    child = region_child(card, u)
+    message(card, type="confirm", task=child.id, prompt="a tiger")
+    assert "Choose a region" in state(card, child)["editor"]["error"]  # nothing drawn: refused
+    message(card, type="confirm", task=child.id, prompt="a tiger", box=[0, 0, 0.5, 0.5])
     until(lambda: child.status == TaskStatus.SUCCESS, what="the region to be varied")
+    mask = server_mask(sim, child)
+    w, h = mask.size
+    assert mask.size == full
+    assert mask.getpixel((w // 4, h // 4)) == 255 and mask.getpixel((3 * w // 4, 3 * h // 4)) == 0
     # new-api's image proxy reads the id's first row, which the form left without an image
     # (spec §13 R3): the card says so and what to ask the relay for
     until(lambda: child.error, what="the card to explain the missing image")
-    assert "MjForwardUrlEnabled" in child.error, child.error
-    from PIL import Image
-    import io
-    recipe = sim.engine.tasks[child.id].tiles[0]
-    mask = Image.open(io.BytesIO(recipe.mask_png)).convert("L")
-    assert mask.size == u.image.size
-    w, h = mask.size
-    assert mask.getpixel((w // 4, h // 4)) == 255 and mask.getpixel((3 * w // 4, 3 * h // 4)) == 0
+    assert "MjForwardUrlEnabled" in child.error
+
+    message(card, type="select", task=u.id)
+    lasso = region_child(card, u)
+    triangle = [[0.1, 0.9], [0.5, 0.1], [0.9, 0.9]]
+    message(card, type="confirm", task=lasso.id, prompt="a lion", lasso=triangle)
+    until(lambda: lasso.status == TaskStatus.SUCCESS, what="the lasso region to be varied")
+    mask = server_mask(sim, lasso)
+    assert mask.size == full
+    assert mask.getpixel((w // 2, h // 2)) == 255  # inside the triangle
+    assert mask.getpixel((w // 10, h // 5)) == 0 and mask.getpixel((9 * w // 10, h // 5)) == 0  # beside its tip
 
 
 def test_failure_is_shown_on_the_card(sim, client):
@@ -159,8 +226,9 @@ def test_failure_is_shown_on_the_card(sim, client):
     t = client.imagine("doomed")
     card = t.card
     until(lambda: t.status == TaskStatus.FAILURE, what="FAILURE")
-    until(lambda: "Failed:" in card.notice.value, what="the failure text")
-    assert card.bar.bar_style == "danger" and html.escape(t.fail_reason, quote=True) in card.notice.value
+    until(lambda: state(card)["notices"], what="the failure text")
+    s = state(card)
+    assert s["tone"] == "failure" and s["notices"][0] == {"tone": "error", "text": f"Failed: {t.fail_reason}"}
 
 
 def test_reconnect_is_shown_and_recovers(sim, client):
@@ -168,10 +236,9 @@ def test_reconnect_is_shown_and_recovers(sim, client):
     t = client.imagine("stormy")
     card = t.card
     sim.configure(error_rate=1.0)
-    until(lambda: "Reconnecting" in card.notice.value, what="reconnecting on the card")
-    assert card.bar.bar_style == "warning"
+    until(lambda: any("Reconnecting" in n["text"] for n in state(card)["notices"]), what="reconnecting")
     sim.configure(error_rate=0.0)
-    until(lambda: "Reconnecting" not in card.notice.value, what="the card to recover")
+    until(lambda: not any("Reconnecting" in n["text"] for n in state(card)["notices"]), what="recovery")
 
 
 def test_stall_is_shown_with_refresh(sim):
@@ -179,10 +246,10 @@ def test_stall_is_shown_with_refresh(sim):
     client = make_client(sim, stall_after=1.0)
     t = client.imagine("stuck")
     card = t.card
-    until(lambda: "No change for over" in card.notice.value, what="the stall note")
-    assert card.refresh_button.layout.display == ""
-    card.refresh_button.click()
-    until(lambda: "No change" not in card.notice.value, what="refresh to clear the note")
+    until(lambda: state(card)["stalled"], what="the stall")
+    assert any("No change for over" in n["text"] for n in state(card)["notices"])
+    message(card, type="refresh", task=t.id)
+    until(lambda: not state(card)["stalled"], what="refresh to clear the stall")
     client.close()
 
 
@@ -190,19 +257,48 @@ def test_hostile_prompt_is_text_not_html(client):
     evil = "<img src=x onerror=alert(1)>"
     t = client.imagine(f"{evil} pig")
     card = t.card
-    for text in (card.prompt.value, static_html(t)):
+    for text in (state(card)["text"], static_html(t)):
         assert "<img src=x" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
     t.wait(20)
-    assert "<img src=x" not in card.prompt.value
+    assert "<img src=x" not in state(card)["text"]
 
 
-def test_static_fallback_and_text_repr(client):
-    t = client.imagine("a static pig").wait(20)
-    until(lambda: t.latest_picture is not None, what="the picture")
-    bundle = t._repr_mimebundle_()
-    assert bundle["text/plain"].startswith(f"<Task {t.id} IMAGINE SUCCESS 100%")
-    assert "data:image/png;base64," in bundle["text/html"] and "U1" in bundle["text/html"]
-    assert "application/vnd.jupyter.widget-view+json" in bundle
+def test_full_size_is_sent_on_request_only(client):
+    t = client.imagine("a big pig").wait(20)
+    card = t.card
+    sent = recording(card)
+    message(card, type="full", task=t.id)
+    full = until(lambda: [m for m in sent if m[0].get("method") == "custom"], what="the full image")[0]
+    content, buffers = full[0]["content"], full[1]
+    assert content["type"] == "full" and (content["width"], content["height"]) == t.image.size
+    assert Image.open(io.BytesIO(buffers[0])).size == t.image.size
+
+
+def test_blend_card_shows_its_sources_not_links(client):
+    a = client.imagine("red").wait(20)
+    b = client.imagine("blue").wait(20)
+    blend = client.blend([a.image, b.image])
+    card = blend.card
+    s = state(card)
+    assert s["text"].startswith("Blend of 2 images") and "http" not in s["text"] and s["sources"] == 2
+    assert {f"{blend.id}:src0", f"{blend.id}:src1"} <= set(card.thumbs)
+
+
+def test_static_fallback_is_updated_when_the_task_ends(client):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    InteractiveShell.instance()
+    t = client.imagine("a static pig")
+    with capture_output() as captured:
+        t._ipython_display_()
+        t.wait(20)
+        until(lambda: t.latest_picture is not None and len(captured.outputs) >= 2, what="an update at the end")
+    first, last = captured.outputs[0], captured.outputs[-1]
+    assert first.data["text/html"] and "SUCCESS" not in first.data["text/html"]
+    assert "SUCCESS" in last.data["text/html"] and "data:image/jpeg;base64," in last.data["text/html"]
+    assert last.transient["display_id"] == first.transient["display_id"] == t.card.display_id
+    assert "application/vnd.jupyter.widget-view+json" in last.data
+    assert last.data["text/plain"].startswith(f"<Task {t.id} IMAGINE SUCCESS 100%")
 
 
 def test_every_button_kind_has_a_row():
@@ -214,14 +310,31 @@ def test_remix_child_card_offers_an_editable_prompt():
     with simulator.start(speed=300, remix=True, seed=12) as sim:
         client = make_client(sim)
         t = client.imagine("a red fox").wait(20)
-        button(t.card, "V1").click()
+        card = t.card
+        press(card, "V1")
         child = until(lambda: t.children and t.children[0], what="the V1 child")
-        form = until(lambda: child.card.form.children and child.card.form.children[0], what="the remix form")
-        assert isinstance(form, PromptForm) and form.kind != ButtonKind.CUSTOM_ZOOM
-        assert form.text.value == "a red fox"
-        form.text.value = "a silver fox"
-        form.submit.click()
+        form = editor_of(card, child)
+        assert form["kind"] == "remix" and form["prompt"] == "a red fox"
+        message(card, type="confirm", task=child.id, prompt="a silver fox")
         until(lambda: child.status == TaskStatus.SUCCESS, what="the remixed variation")
         assert child.prompt == "a silver fox" and sim.engine.tasks[child.id].prompt == "a silver fox"
-        until(lambda: not child.card.form.children, what="the form to close")
+        until(lambda: state(card, child)["editor"] is None, what="the form to close")
         client.close()
+
+
+@pytest.mark.parametrize("on,label,action", [
+    ("grid", "🔄", "REROLL"), ("grid", "V2", "VARIATION"),
+    ("upscale", "Upscale (Subtle)", "UPSCALE"), ("upscale", "🪄 Vary (Strong)", "HIGH_VARIATION"),
+    ("upscale", "🔍 Zoom Out 2x", "ZOOM"), ("upscale", "⬆️", "PAN"),
+])
+def test_every_button_family_pressed_on_the_card_makes_its_child(client, on, label, action):
+    grid = client.imagine("a family portrait --v 6.1").wait(20)
+    task = grid.upscale(1).wait(20) if on == "upscale" else grid
+    card = task.card
+    press(card, label)
+    child = until(lambda: task.children and task.children[-1], what=f"the {label} child")
+    until(lambda: card.selected == child.id, what="the child in view")
+    child.wait(20)
+    until(lambda: state(card, child)["status"] == "SUCCESS", what="the child's card")
+    assert state(card, child)["via"] == label and button(card, label, task)["used"]
+    assert state(card, child)["action"] == action
