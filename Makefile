@@ -4,14 +4,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
+# JupyterLab's URL opens the quickstart itself (and prints that URL), not the Launcher
+QUICKSTART := --LabApp.default_url=/lab/tree/notebooks/01-quickstart.ipynb
+CJK_FONT   := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: lab test setup-lab setup-test lab-settings chromium sim bench clean
+.PHONY: lab test setup-lab setup-test lab-settings chromium fonts sim bench clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "mjnb needs Python >= 3.10"'
 	$(PYTHON) -m venv $(VENV)
 
-setup-lab: $(PY) lab-settings
+setup-lab: $(PY) lab-settings fonts
 	$(PIP) install -e ".[lab]"
 
 setup-test: $(PY) lab-settings
@@ -24,16 +27,25 @@ lab-settings: $(PY)
 	cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 
 # The browser test drives Debian's Chromium; Playwright never downloads a browser here.
-# The emoji font makes screenshots show 🔄 and friends as users see them.
+# The emoji font makes screenshots show 🔄 and friends as users see them; the CJK font lets the
+# plot tests draw Chinese prompts.
 chromium:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/noto ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
-	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium fonts-noto-color-emoji" >&2; exit 1; fi; \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/noto ] || [ ! -f $(CJK_FONT) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji fonts-noto-cjk >/dev/null; \
+	  elif [ ! -x /usr/bin/chromium ]; then echo "The browser test needs Debian's chromium: sudo apt-get install chromium fonts-noto-color-emoji fonts-noto-cjk" >&2; exit 1; \
+	  else echo "For screenshots and plots as users see them: sudo apt-get install fonts-noto-color-emoji fonts-noto-cjk" >&2; fi; \
+	fi
+
+# Plots of Chinese (Japanese, Korean) prompts need a CJK font; matplotlib's own has none.
+fonts:
+	@if [ ! -f $(CJK_FONT) ] && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	  else echo "For plots of CJK prompts: sudo apt-get install fonts-noto-cjk" >&2; fi; \
 	fi
 
 # As root (containers, CI machines) Jupyter insists on --allow-root.
 lab: setup-lab
-	$(VENV)/bin/jupyter lab notebooks/01-quickstart.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(VENV)/bin/jupyter lab $(QUICKSTART) $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: setup-test chromium
 	$(PY) -m pytest

@@ -32,20 +32,41 @@ _lock = threading.Lock()
 _config: Config | None = None
 _client: Client | None = None
 _history: Any = True  # True: a History in MJNB_HOME; False: keep none
+_retired: list[Client] = []  # earlier default clients whose built-in simulator still serves held tasks
 
 
 def configure(*, history: Any = True, **settings: Any) -> Config:
     """Set how the default client reaches the relay: base_url, api_key, mode, auth_header, timeout...
 
     Arguments override MJNB_* environment variables. The next call builds a new default client.
-    `history=False` keeps no history and no image cache (for a read-only or full disk)."""
+    `history=False` keeps no history and no image cache (for a read-only or full disk).
+    Tasks made on the built-in simulator before stay usable: their simulator keeps running."""
     global _config, _client, _history
     config = Config.from_env(**settings)
     with _lock:
         old, _config, _client, _history = _client, config, None, history
-    if old is not None:
-        old.close()
+    _retire(old, config)
     return config
+
+
+def _retire(old: Client | None, config: Config) -> None:
+    """Close the previous default client, unless it runs the built-in simulator for tasks someone still
+    holds: their cards, buttons and wait() need it, so it keeps running and says so (and is closed at a
+    later configure() once none of its tasks is held any more)."""
+    for earlier in list(_retired):
+        if not len(earlier._tasks):
+            _retired.remove(earlier)
+            earlier.close()
+    if old is None:
+        return
+    held = len(old._tasks)
+    if not (old.is_simulator and held):
+        old.close()
+        return
+    _retired.append(old)
+    where = "the configured relay" if config.base_url else "a new built-in simulator"  # no URL: it may hold secrets
+    print(f"mjnb: new tasks go to {where}; the built-in simulator at {old.config.base_url} keeps running "
+          f"for the {held} task{'s' if held != 1 else ''} made on it, so their buttons still work", flush=True)
 
 
 def default_client() -> Client:

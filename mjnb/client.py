@@ -35,6 +35,9 @@ log = logging.getLogger("mjnb")
 
 BLEND_DIMENSIONS = ("PORTRAIT", "SQUARE", "LANDSCAPE")
 CHANGE_ACTIONS = ("UPSCALE", "VARIATION", "REROLL")
+SIMULATOR_STATE = "simulator-state.pickle"  # in MJNB_HOME: the embedded simulator's finished tasks
+SIMULATOR_NAME = "built-in simulator"  # the embedded simulator's server in the history
+EMBEDDED_KEY = "sk-mjnb-built-in-simulator"  # the embedded simulator's key: a local toy, worth nothing
 SIMULATOR_NOTICE = ("mjnb: no relay configured, so using the built-in simulator at {url} "
                     "(set MJNB_BASE_URL and MJNB_API_KEY, or call mjnb.configure(base_url=..., "
                     "api_key=...), to use a real relay)")
@@ -52,20 +55,26 @@ class Client:
             config = config.with_changes(**{k: v for k, v in
                                             dict(base_url=base_url, api_key=api_key, **settings).items()
                                             if v is not None})
-        self._sim = None
-        if config.base_url is None:
-            from . import sim  # the simulator is an independent server; we only start it
-            self._sim = sim.start()
-            # a key of its own, so the simulated relay shows it its balance as a real one would
-            config = config.with_changes(base_url=self._sim.url,
-                                         api_key=config.api_key or "sk-mjnb-embedded-" + secrets.token_hex(8))
-            if announce:
-                print(SIMULATOR_NOTICE.format(url=self._sim.url), flush=True)
-        self.config = config
         if history is True:  # the default: MJNB_HOME (or ~/.mjnb) keeps every submit and image
             from .store import History
             history = History()
         self.history = history or None  # a History, or None to keep nothing
+        self._sim = None
+        if config.base_url is None:
+            from . import sim  # the simulator is an independent server; we only start it
+            # beside the history, it keeps its finished tasks (and port) for the next kernel, as a
+            # relay would: a same-name experiment then finds its tasks instead of submitting anew
+            home = getattr(self.history, "home", None)
+            state = str(home / SIMULATOR_STATE) if home is not None else None
+            self._sim = sim.start(state_file=state)
+            # one name in the history whatever port it got (another kernel may hold the last one)
+            # and a key of its own, so the simulated relay shows it a balance as a real one would (the
+            # same key in every kernel: the relay shows a key only its own tasks)
+            config = config.with_changes(base_url=self._sim.url, server_name=config.server_name or SIMULATOR_NAME,
+                                         api_key=config.api_key or EMBEDDED_KEY)
+            if announce:
+                print(SIMULATOR_NOTICE.format(url=self._sim.url), flush=True)
+        self.config = config
         self.transport = Transport(config, session)  # the HTTP; this class is the session above it
         self._tasks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._balance: Balance | None = None  # the last reading, for repr and views

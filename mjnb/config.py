@@ -43,6 +43,7 @@ class Config:
     stall_after: float = 180.0  # seconds without any change before a card says the task looks stuck
     prices: Any = None  # USD per call, e.g. {"imagine": 0.1, "upscale": 0.05}: model -> USD after checking
     quota_per_usd: float = 500_000.0  # the relay's quota units per USD (new-api's QuotaPerUnit)
+    server_name: str | None = None  # how the history files this relay's tasks (default: host:port of base_url)
 
     def __post_init__(self) -> None:
         base, mode = _normalise_base_url(self.base_url), self.mode
@@ -78,6 +79,9 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{name} must be a number of seconds > 0, not {value!r}")
+        if self.server_name is not None and (not isinstance(self.server_name, str) or not self.server_name.strip()):
+            raise ConfigError(f"server_name must be a non-empty string (or None for the base URL's host), "
+                              f"not {self.server_name!r}")
         if not isinstance(self.retries, int) or self.retries < 0:
             raise ConfigError(f"retries must be an integer >= 0, not {self.retries!r}")
         for name in SIZE_SETTINGS:
@@ -122,7 +126,8 @@ class Config:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.base_url or "").netloc
+        """The server as the history names it: `server_name`, else the base URL's host:port."""
+        return self.server_name or urlsplit(self.base_url or "").netloc
 
     def auth_headers(self) -> dict:
         """The header carrying the key, in the style the server expects."""

@@ -23,20 +23,50 @@ class MjnbError(Exception):
         super().__init__(self._compose())
 
     def _compose(self) -> str:
+        return ". ".join(part for part in self._parts() if part)
+
+    def _parts(self) -> tuple[str, str, str]:
+        """What failed, what the server said, what to do ('' where there is nothing to say)."""
         text = f"{self.endpoint}: {self.summary}" if self.endpoint else self.summary
         status = []
         if self.http_status is not None:
             status.append(f"HTTP {self.http_status}")
         if self.code is not None:
             status.append(f"code {self.code}")
+        said = ""
         if self.server_message:
             quoted = self.server_message if len(self.server_message) <= 300 else self.server_message[:297] + "..."
-            text += f". The server said ({', '.join(status) or 'no status'}): \"{quoted}\""
+            said = f"The server said ({', '.join(status) or 'no status'}): \"{quoted}\""
         elif status:
             text += f" ({', '.join(status)})"
-        if self.hint:
-            text += f". {self.hint}"
-        return text
+        return text, said, self.hint or ""
+
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows this error when a cell raises it: what failed, the server's words and
+        what to do, in at most 4 lines; the traceback through mjnb's internals is one %tb away
+        (IPython asks again for the same error then, and gets the whole traceback)."""
+        if getattr(self, "_shown_short", False):
+            return _full_traceback(self)
+        self._shown_short = True
+        what, said, hint = self._parts()
+        lines = [f"\x1b[1;31m{type(self).__name__}\x1b[0m: {what}"]
+        lines += [said] if said else []
+        lines += [f"What to do: {hint}"] if hint else []
+        lines.append("\x1b[2m(the full traceback: run %tb)\x1b[0m")
+        return lines
+
+
+def _full_traceback(exc: BaseException) -> list[str]:
+    """IPython's own rendering of the traceback, or the standard library's outside IPython."""
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+        if shell is not None:
+            return shell.InteractiveTB.structured_traceback(type(exc), exc, exc.__traceback__)
+    except Exception:  # no IPython, or its formatter failed: the plain traceback still helps
+        pass
+    import traceback
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).splitlines()
 
 
 class ConfigError(MjnbError, ValueError):

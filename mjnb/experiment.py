@@ -42,6 +42,8 @@ STATE_PREFIX = "mjnb"
 QUEUED, SUBMITTING, RUNNING, DONE, FAILED, STALLED, CANCELLED, UNCERTAIN = (
     "queued", "submitting", "running", "done", "failed", "stalled", "cancelled", "uncertain")
 OVER_BUDGET = "over budget"  # never submitted: its price would have taken the spending past the budget
+RETRYING = "retrying"  # in counts(): queued items whose submit was refused "not now", to be tried again
+UNREACHABLE_TRIES = 5  # submits in a row that never reached the relay before the experiment gives up
 SETTLED = (DONE, FAILED, STALLED, CANCELLED, UNCERTAIN, OVER_BUDGET)
 UNCERTAIN_TEXT = ("outcome unknown: the submit may have reached the server (no clear answer came back), "
                   "so the task may exist and be charged; it was not retried, to avoid paying twice. Check "
@@ -66,6 +68,8 @@ class Item:
     submitting: bool = False
     over_budget: str = ""  # why it was not submitted (the budget), once decided
     previous: list = field(default_factory=list, repr=False)  # tasks of earlier attempts
+    retries: int = 0  # "not now" refusals (queue full, 429, 503, no connection) waited out this attempt
+    refusal: str | None = None  # what the latest of those refusals said
 
     @property
     def key(self) -> str:
@@ -160,6 +164,7 @@ class _Submitter:
 
     def _run(self) -> None:
         failures = 0
+        unreachable = 0  # submits in a row that never reached the relay (connection refused, DNS, ...)
         retry: Item | None = None
         while True:
             with self.cond:
@@ -192,20 +197,30 @@ class _Submitter:
                 item.submitting = False
                 self.current = None
                 retry = None
+                unreachable = unreachable + 1 if _unreachable(exc) else 0
                 if verdict == "ok":
                     failures = 0
                     item.batch._attach(item, task)
+                    if item.batch.last_error == item.refusal:  # a "not now" that has passed
+                        item.batch.last_error = None
+                    item.retries, item.refusal = 0, None
+                elif verdict == "wait" and unreachable >= UNREACHABLE_TRIES:
+                    self._give_up(item, exc, unreachable)
                 elif verdict == "wait":
                     failures += 1
                     self.waits += 1
                     retry = item
                     delay = self._delay(failures, retry_after)
+                    item.retries, item.refusal = item.retries + 1, str(exc) or exc.__class__.__name__
+                    item.batch.last_error = item.refusal
                     log.info("experiment %s: item %d not accepted now (%s); retrying in %.2f s",
                              item.batch.name, item.index, getattr(exc, "summary", exc), delay)
                 elif verdict == "uncertain":
                     item.error, item.uncertain = f"{UNCERTAIN_TEXT} ({exc})", True
+                    item.batch.last_error = item.error
                 else:
                     item.error = str(exc) or exc.__class__.__name__
+                    item.batch.last_error = item.error
                     if not isinstance(exc, E.MjnbError):
                         log.exception("experiment %s: item %d failed", item.batch.name, item.index,
                                       exc_info=exc)
@@ -216,6 +231,22 @@ class _Submitter:
                     batch = item.batch
                     self.cond.wait_for(lambda b=batch: b._cancelled, timeout=delay)
 
+    def _give_up(self, item: Item, exc: BaseException, tries: int) -> None:
+        """The relay was never reached `tries` times in a row: end submitting with that error on this
+        item and every queued one (nothing of theirs was sent; retry_failed() tries them again)."""
+        text = (f"not submitted: the relay could not be reached in {tries} attempts in a row ({exc}); "
+                f"check the base URL and the network, then call retry_failed()")
+        item.retries, item.refusal = item.retries + 1, str(exc)
+        for batch in self.batches:
+            touched = False
+            for other in batch.items:
+                if other is item or (other.status == QUEUED and not batch._cancelled):
+                    other.error, touched = text, True
+            if touched:
+                batch.last_error = text
+                batch._emit(None, "status")
+        log.warning("experiment %s: %s", item.batch.name, text)
+
     def _delay(self, failures: int, retry_after: float | None) -> float:
         """Full-jitter exponential backoff; a server's Retry-After is a floor, never cut short."""
         ceiling = min(self.max_backoff, self.backoff * 2 ** min(failures - 1, 30))
@@ -223,6 +254,11 @@ class _Submitter:
         if retry_after is not None:
             delay = max(delay, retry_after * random.uniform(1.0, 1.1))
         return delay
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    """The submit never reached the relay: no connection was made, so nothing can have been sent."""
+    return isinstance(exc, E.TransportError) and not exc.maybe_submitted
 
 
 def _classify(exc: BaseException) -> tuple[str, float | None]:
@@ -316,6 +352,7 @@ class Experiment:
         self.bot = bot
         self.follow_up = follow_up  # U-index of a follow-up batch (None for imagine batches)
         self._cancelled = False
+        self.last_error: str | None = None  # the latest submit refusal or failure, in words (for views)
         self._listeners: list[Callable] = []
         self._gallery = None
         self.budget: float | None = None  # USD, shared by the experiment and its follow-up batches
@@ -525,11 +562,14 @@ class Experiment:
         return fits
 
     def counts(self) -> dict:
-        """How many items are queued, running (incl. submitting), done, failed, stalled, cancelled,
-        uncertain (outcome unknown: not sent again unless asked)."""
-        out = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, STALLED, CANCELLED, UNCERTAIN, OVER_BUDGET), 0)
+        """How many items are queued, retrying (queued again after a "not now" refusal: queue full,
+        429, 503, no connection; `last_error` says which), running (incl. submitting), done, failed,
+        stalled, cancelled, uncertain (outcome unknown: not sent again unless asked), over budget."""
+        out = dict.fromkeys((QUEUED, RETRYING, RUNNING, DONE, FAILED, STALLED, CANCELLED, UNCERTAIN, OVER_BUDGET), 0)
         for item in self.items:
             status = item.status
+            if status == QUEUED and item.retries:
+                status = RETRYING
             out[RUNNING if status == SUBMITTING else status] += 1
         return out
 
@@ -614,11 +654,13 @@ class Experiment:
         again = (FAILED, UNCERTAIN) if uncertain else (FAILED,)
         with self._submitter.cond:
             self._cancelled = False
+            self.last_error = None
             for item in self.items:
                 if item.status in again:
                     if item.task is not None:
                         item.previous.append(item.task)
                     item.task, item.error, item.uncertain = None, None, False
+                    item.retries, item.refusal = 0, None
                     item.attempt += 1
         self._submitter.start()
         self._emit(None, "status")
@@ -678,6 +720,8 @@ class Experiment:
                               "button": "", "note": "", "tags": [], "image_prompts": [], "other": {}}
         columns = {}
         for column in hist.columns:  # column by column, keeping each dtype (and None as None)
+            if column in ("item", "attempt"):  # set from the items below (an item with no row has none)
+                continue
             have, dtype = hist[column].tolist(), hist[column].dtype
             blank = False if dtype == bool else 0 if column in ("progress", "item", "attempt") else None  # item, attempt: set below
             values = [have[p] if p != -1 else missing[n].get(column, blank) for n, p in enumerate(take)]
@@ -769,6 +813,8 @@ class Experiment:
         parts = [f"{v} {k}" for k, v in c.items() if v or k in (QUEUED, RUNNING, DONE, FAILED, STALLED)]
         eta = self.eta()
         tail = f", about {_duration(eta)} left" if eta else ""
+        if self.last_error:
+            tail += f"; last error: {self.last_error}"
         return f"<Experiment {self.name!r}: {len(self.items)} items: {', '.join(parts)}{tail}>"
 
     def __len__(self) -> int:

@@ -32,6 +32,11 @@ def _objects(values) -> np.ndarray:
     return out
 
 
+def _times(seconds: np.ndarray) -> pd.DatetimeIndex:
+    """UTC timestamps rounded to the millisecond servers count in (no 04:27:51.467999935 float noise)."""
+    return pd.to_datetime(np.round(seconds * 1000), unit="ms", utc=True).as_unit("ns")  # ns, as before
+
+
 def tasks_frame(cols: dict) -> pd.DataFrame:
     """From whole columns (lists, JSON already decoded): no per-cell work in Python where avoidable."""
     n = len(cols["id"])
@@ -58,8 +63,9 @@ def tasks_frame(cols: dict) -> pd.DataFrame:
     data["seed"] = _ints(seeds)
     data["other"] = _objects([v if v is not None else {} for v in cols["other"]])
     submit, start, finish = (_floats(cols[c]) for c in ("submit_time", "start_time", "finish_time"))
-    data["submit"], data["start"], data["finish"] = (pd.to_datetime(v, unit="s", utc=True) for v in (submit, start, finish))
-    data["queue_s"], data["run_s"], data["total_s"] = start - submit, finish - start, finish - submit
+    data["submit"], data["start"], data["finish"] = (_times(v) for v in (submit, start, finish))
+    data["queue_s"], data["run_s"], data["total_s"] = (np.round(v, 3) for v in (start - submit, finish - start,
+                                                                                 finish - submit))
     data["simulator"] = _floats(cols["simulator"]) > 0
     data["tags"] = _objects([v if v is not None else [] for v in cols["tags"]])
     data["rating"] = _ints(cols["rating"])
@@ -80,8 +86,8 @@ def snapshots_frame(rows: list) -> pd.DataFrame:
     t, s = _floats(time), _floats(submit)
     return pd.DataFrame({
         "task_id": _objects(task_id),
-        "time": pd.to_datetime(t, unit="s", utc=True),
+        "time": _times(t),
         "status": _objects(status),
         "progress": np.fromiter((v or 0 for v in progress), dtype="int64", count=len(progress)),
-        "elapsed_s": t - s,
+        "elapsed_s": np.round(t - s, 3),
     })

@@ -24,7 +24,7 @@ THUMB_SIDE = 140
 UNSETTLED = ("queued", "running", "submitting", "retrying")  # counts() keys of items still on their way
 TONES = {"done": "success", "failed": "failure", "stalled": "failure", "cancelled": "pending",
          "over budget": "pending", "uncertain": "failure", "queued": "pending", "submitting": "running",
-         "running": "running"}
+         "running": "running", "retrying": "running"}
 
 
 def item_state(item) -> dict:
@@ -34,8 +34,9 @@ def item_state(item) -> dict:
     prompt = str(item.factors.get("factor_prompt", item.prompt))
     factors = " · ".join(f"{k.removeprefix('factor_')} {v}" for k, v in item.factors.items()
                          if k != "factor_prompt") + (f" · #{item.repeat + 1}" if item.repeat else "")
+    reason = item.reason or (f"waiting to retry ({item.retries}×): {item.refusal}" if item.retries else "")
     return {"index": item.index, "status": status, "tone": TONES.get(status, "pending"), "progress": progress,
-            "prompt": prompt, "factors": factors, "reason": item.reason, "attempts": item.attempt + 1}
+            "prompt": prompt, "factors": factors, "reason": reason, "attempts": item.attempt + 1}
 
 
 class ExperimentGallery(anywidget.AnyWidget):
@@ -142,6 +143,7 @@ def summary_state(exp) -> dict:
     return {"title": f"Experiment {exp.name}", "subtitle": f"{total} items · concurrency {exp.concurrency}",
             "counts": " · ".join(parts), "settled": settled, "total": total,
             "money": money.text if money.budget is not None or money.spent or money.committed else "",
+            "error": f"Last error: {exp.last_error}" if exp.last_error else "",
             "tone": "failure" if trouble else ("success" if settled == total else "running")}
 
 
@@ -167,4 +169,5 @@ def static_html(gallery) -> str:
             f"<b>{html.escape(summary['title'])}</b> · {html.escape(summary['subtitle'])}"
             f"<div style='font-size:12px;margin:4px 0'>{html.escape(summary['counts'])}</div>"
             f"<div style='font-size:12px'>{html.escape(summary['money'])}</div>"
+            f"<div style='font-size:12px;color:#c62828'>{html.escape(summary['error'])}</div>"
             f"<div style='display:flex;flex-wrap:wrap;gap:6px'>{''.join(cells)}</div></div>")

@@ -18,10 +18,14 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+from matplotlib.text import Text
+
+from . import fonts
 
 __all__ = ["timings", "progress_curves", "contact_sheet", "lineage", "spend"]
 
 LABEL_CHARS = 40
+CLOSING = "，。、；：！？）》」』】,.;:!?)"  # punctuation that stays at the end of the line before
 NONE_LABEL = "(none)"
 STATUS_COLORS = {  # edge colour; the box face is a light tint of it
     "SUCCESS": "#2e7d32", "FAILURE": "#c62828", "CANCEL": "#616161", "IN_PROGRESS": "#1565c0",
@@ -33,7 +37,16 @@ BUTTON_GLYPHS = {"🔄": "↻", "🔍": "", "🪄": "", "🖌": "", "\ufe0f": ""
 
 
 class _Figure(Figure):
-    """A Figure that shows itself in Jupyter even when pyplot (and its inline hook) was never imported."""
+    """A Figure that shows itself in Jupyter even when pyplot (and its inline hook) was never imported,
+    and draws its text in fonts that have its glyphs (CJK prompts included) whenever it is drawn."""
+
+    def draw(self, renderer) -> None:
+        texts = [t for t in self.findobj(Text) if t.get_text()]
+        chosen = fonts.families(t.get_text() for t in texts)
+        for text in texts:
+            if text.get_fontfamily() != chosen:
+                text.set_fontfamily(chosen)
+        super().draw(renderer)
 
     def _repr_png_(self) -> bytes:
         buf = io.BytesIO()
@@ -85,8 +98,31 @@ def _safe(text: str) -> str:
     return " " + text if text.startswith("_") else text
 
 
+def _cells(text: str) -> int:
+    """How many columns `text` takes: CJK characters are twice as wide as Latin ones."""
+    return sum(2 if fonts.wide(ch) else 1 for ch in text)
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` cut to `width` columns, with an ellipsis when anything was cut."""
+    if _cells(text) <= width:
+        return text
+    out, used = "", 1
+    for ch in text:
+        used += 2 if fonts.wide(ch) else 1
+        if used > width:
+            break
+        out += ch
+    return out.rstrip() + "…"
+
+
+def _title(column: str) -> str:
+    """A column as users named it: an experiment's factor_stylize is 'stylize'."""
+    return str(column).removeprefix("factor_")
+
+
 def _text(value: Any, width: int) -> str:
-    """A cell value as one line of plain text, cut to `width` characters with an ellipsis."""
+    """A cell value as one line of plain text, cut to `width` columns with an ellipsis."""
     key = _key(value)
     if key is None:
         text = NONE_LABEL
@@ -97,7 +133,7 @@ def _text(value: Any, width: int) -> str:
     else:
         text = str(key)
     text = " ".join(text.split()) or '""'
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+    return _cut(text, width)
 
 
 def _label(value: Any, width: int = LABEL_CHARS) -> str:
@@ -107,8 +143,29 @@ def _label(value: Any, width: int = LABEL_CHARS) -> str:
 
 def _wrapped(value: Any, width: int, lines: int) -> str:
     """A label wrapped onto at most `lines` lines of `width` characters, safe to draw."""
-    wrapped = textwrap.wrap(_text(value, width * lines), width, break_on_hyphens=False)  # keep "--ar" whole
+    text = _text(value, width * lines)
+    if _cells(text) == len(text):
+        wrapped = textwrap.wrap(text, width, break_on_hyphens=False)  # keep "--ar" whole
+    else:
+        wrapped = _wrap_wide(text, width)
     return _safe("\n".join(wrapped))
+
+
+def _wrap_wide(text: str, width: int) -> list[str]:
+    """Lines of at most `width` columns for text with CJK characters (no spaces between words):
+    break anywhere, but at a space when one is in the line's second half."""
+    lines, line = [], ""
+    for ch in text:
+        if _cells(line + ch) > width and ch not in CLOSING:  # no line starts with "，" or "）"
+            cut = line.rfind(" ")
+            if cut > len(line) // 2:
+                lines.append(line[:cut])
+                line = line[cut + 1:]
+            else:
+                lines.append(line)
+                line = ""
+        line += ch
+    return lines + ([line.strip()] if line.strip() else [])
 
 
 def _short(task_id: Any) -> str:
@@ -195,7 +252,7 @@ def timings(df: pd.DataFrame, by: str = "prompt", top: int = 20) -> Figure:
 
     fig = _figure(9, max(2.3, 0.42 * len(chosen) + 1.5))
     ax = fig.subplots()
-    title = f"Mean queue and run time by {by}"
+    title = f"Mean queue and run time by {_title(by)}"
     if not chosen:
         return _message(fig, ax, title, "no tasks with both queue and run times yet")
     if len(chosen) < total_groups:
@@ -210,7 +267,7 @@ def timings(df: pd.DataFrame, by: str = "prompt", top: int = 20) -> Figure:
     ax.set_yticks(y, [_label(g[0]) for g in chosen])
     ax.invert_yaxis()  # first group at the top
     ax.set_xlabel("seconds")
-    ax.set_ylabel(_safe(by))
+    ax.set_ylabel(_safe(_title(by)))
     longest = float((q + r).max()) or 1.0
     for yi, total, n in zip(y, q + r, (g[1] for g in chosen)):
         ax.text(total + longest * 0.01, yi, f"{total:.1f} s  (n={n})", va="center", fontsize="small")
@@ -277,7 +334,7 @@ def progress_curves(snapshots: pd.DataFrame, df: pd.DataFrame | None = None, lab
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", ncols=1 if len(shown) <= 15 else 2,
-              title=_safe(label) if df is not None else "task", title_fontsize="small", frameon=False)
+              title=_safe(_title(label)) if df is not None else "task", title_fontsize="small", frameon=False)
     if ended_badly:
         ax.text(0.99, 0.01, "dashed: failed or cancelled", transform=ax.transAxes, ha="right", va="bottom",
                 fontsize="small", color="0.4")
@@ -305,12 +362,12 @@ def contact_sheet(df: pd.DataFrame, rows: str = "prompt", cols: str = "seed", im
 
     cell = 1.9
     fig = _figure(2.6 + cell * max(len(col_keys), 1), 1.1 + cell * max(len(row_keys), 1))
-    title = f"{rows} (rows) × {cols} (columns)"
+    title = f"{_title(rows)} (rows) × {_title(cols)} (columns)"
     hidden = []
     if len(row_keys) < len(row_keys_all):
-        hidden.append(f"{len(row_keys)} of {len(row_keys_all)} {rows} values")
+        hidden.append(f"{len(row_keys)} of {len(row_keys_all)} {_title(rows)} values")
     if len(col_keys) < len(col_keys_all):
-        hidden.append(f"{len(col_keys)} of {len(col_keys_all)} {cols} values")
+        hidden.append(f"{len(col_keys)} of {len(col_keys_all)} {_title(cols)} values")
     if not row_keys or not col_keys:
         return _message(fig, fig.subplots(), title, "no tasks")
     axes = fig.subplots(len(row_keys), len(col_keys), squeeze=False)
@@ -431,6 +488,8 @@ def lineage(df: pd.DataFrame, root_id: str) -> Figure:
                                              (position[kid], top_y(kid)), arrowstyle="-|>",
                                              mutation_scale=8 * inch / 1.6, color="0.45", lw=1.0,
                                              shrinkA=0, shrinkB=1, gid=f"edge:{parent}->{kid}", zorder=1))
+    # columns of text that fit across a box (caps-heavy labels: about 0.68 em a character)
+    fits = max(6, int(box_w * inch * 72 * 0.9 / (fontsize * 0.68)))
     statuses = []
     for task_id, x in position.items():
         task = rows[task_id]
@@ -443,14 +502,16 @@ def lineage(df: pd.DataFrame, root_id: str) -> Figure:
                                     lw=1.6, gid=f"node:{task_id}", zorder=2))
         action = "" if _missing(task.get("action")) else str(task.get("action"))
         button = _button(task.get("button"))
-        line1 = _safe(f"{action} {button}".strip() or "?")
-        ax.text(x, y - thumb_h - text_h / 2, f"{line1}\n{_short(task_id)}", ha="center", va="center",
+        label = f"{action} {button}".strip() or "?"
+        if _cells(label) > fits:  # "VARIATION Vary (Strong)": action and button on lines of their own
+            label = "\n".join(_cut(part, fits) for part in (action, button) if part)
+        ax.text(x, y - thumb_h - text_h / 2, f"{_safe(label)}\n{_short(task_id)}", ha="center", va="center",
                 fontsize=fontsize, zorder=4, linespacing=1.15)
         array = thumbs.get(task_id)
         if array is None and with_thumbs:  # say why there is no picture instead of an empty box
-            reason = _safe(status or "PENDING")
+            reason = _safe(_cut(status or "PENDING", fits))
             if status == "FAILURE" and not _missing(task.get("fail_reason")):
-                reason += "\n" + _wrapped(task.get("fail_reason"), 16, 3)
+                reason += "\n" + _wrapped(task.get("fail_reason"), fits, 3)
             ax.text(x, y - thumb_h / 2, reason, ha="center", va="center", fontsize=fontsize * 0.9, color="0.35",
                     zorder=4)
         if array is not None:

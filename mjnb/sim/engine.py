@@ -150,6 +150,7 @@ class Engine:
         self._events: list = []  # heap of (time, seq, task_id, step)
         self._seq = itertools.count()
         self._last_id_ms = 0
+        self.finished = 0  # tasks that reached SUCCESS or FAILURE: a state file saves after each
 
     # ------------------------------------------------------------ clock and ids
 
@@ -266,6 +267,7 @@ class Engine:
         else:
             task.fail_reason = reason
         task.record(t)
+        self.finished += 1
         self._release(task, t)
 
     def _buttons_for(self, task: SimTask) -> list:

@@ -212,6 +212,12 @@ class SimOptions:
         "(new-api's DisplayTokenStatEnabled, on by default); --no-token-stats shows the "
         "account's wallet, where refunds land",
     )
+    state_file: str = _opt(
+        None,
+        "keep finished tasks in this file and load them at start, as a relay keeps its database "
+        "(also reuses the file's port when it is free and --port is 0); none: forget them at stop",
+        type=str,
+    )
     outage: str = _opt(
         "none",
         "make every submit fail: no-account (code 3), discord-error (code 9), crash "

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import billing
+from . import billing, persist
 from .api import Api, Call, relay_model
 from .engine import Engine, SimError
 from .flavours import FLAVOURS, Reply, empty_reply, json_reply, text_reply
@@ -70,7 +70,8 @@ class Simulator:
 
     def __init__(self, port: int = 0, **options):
         self.options = SimOptions(**options)
-        self.httpd = _Server(("127.0.0.1", port), _Handler)
+        saved = persist.load(self.options.state_file) if self.options.state_file else None
+        self.httpd = _bind(port, (saved or {}).get("port", 0))
         self.httpd.sim = self
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         # another origin (another port) that serves the same routes and counts the keys reaching
@@ -81,6 +82,9 @@ class Simulator:
         self.elsewhere_seen = Counter()
         self.engine = Engine(self.options, self.url)
         self.api = Api(self.engine, FLAVOURS[self.options.profile]())
+        if saved is not None:
+            persist.restore(saved, self.engine, self.api.relay)
+        self._saved = self.engine.finished
         self.fault_rng = random.Random(None if self.options.seed is None else self.options.seed + 1)
         self.stats_lock = threading.Lock()
         self.stopping = threading.Event()
@@ -102,7 +106,24 @@ class Simulator:
         with self.engine.lock:
             self.options.update(**changes)
 
+    def save(self) -> None:
+        """Write the finished tasks to the state file (when one is set); after each finish and at stop."""
+        if not self.options.state_file:
+            return
+        with self.engine.lock:
+            if self.engine.finished == self._saved:
+                return
+            self._saved = self.engine.finished
+        try:
+            persist.save(self.options.state_file, self.httpd.server_address[1], self.engine, self.api.relay)
+        except OSError as exc:  # a read-only or full disk: keep serving, say it once, keep nothing
+            print(f"mjnb.sim: cannot save finished tasks to {self.options.state_file} ({exc}); "
+                  f"they are forgotten when the simulator stops", file=sys.stderr)
+            self.options.state_file = None
+
     def stop(self) -> None:
+        self.engine.advance()
+        self.save()
         self.stopping.set()
         for server, thread in zip((self.httpd, self.elsewhere), self._threads):
             server.shutdown()
@@ -277,6 +298,8 @@ class Simulator:
         if opts.trickle_ms and _listed(label, opts.trickle_routes):
             reply.trickle = opts.trickle_ms / 1000
         self.count(label, reply.status, mode)
+        if self.engine.finished != self._saved:
+            self.save()
         return reply
 
     def match(self, method: str, path: str) -> tuple[str | None, str | None, dict]:
@@ -406,6 +429,16 @@ def _gateway_page(status: int) -> Reply:
     page = (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
             f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
     return Reply(status, page.encode(), "text/html")
+
+
+def _bind(port: int, remembered: int = 0) -> "_Server":
+    """A server on 127.0.0.1:port; with port 0, the state file's port when it is free, else any."""
+    if not port and remembered:
+        try:
+            return _Server(("127.0.0.1", remembered), _Handler)
+        except OSError:
+            pass
+    return _Server(("127.0.0.1", port), _Handler)
 
 
 class _Server(ThreadingHTTPServer):

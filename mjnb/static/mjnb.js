@@ -393,7 +393,8 @@ function renderGallery(model, host) {
     fill.style.width = `${s.total ? (100 * s.settled) / s.total : 0}%`;
     fill.className = `mjnb-bar-fill mjnb-tone-${s.tone || "running"}`;
     bar.setAttribute("aria-valuenow", String(s.settled || 0));
-    counts.textContent = s.counts || "";
+    counts.replaceChildren(el("span", "", s.counts || ""));
+    if (s.error) counts.append(el("div", "mjnb-error", s.error));
     const thumbs = model.get("thumbs") || {};
     grid.replaceChildren();
     for (const item of model.get("items") || []) {

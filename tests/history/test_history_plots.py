@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -451,3 +455,98 @@ def test_figures_render_in_jupyter_without_pyplot(history):
     assert Image.open(io.BytesIO(fig._repr_png_())).format == "PNG"  # shown even without %matplotlib inline
     code = "import sys, mjnb.plots; assert 'matplotlib.pyplot' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "MPLBACKEND": "Agg"})
+
+
+# ------------------------------------------------------------------ the users' language
+
+ZH_FOX = "一只在雪地里的红狐狸，国家地理摄影 --ar 3:2 --s 250"
+ZH_CITY = "夜晚的赛博朋克城市街道，霓虹灯倒映在水坑里，电影感灯光，超精细 --ar 16:9"
+ARTIFACT_PLOTS = Path(__file__).parents[2] / "artifacts" / "plots"
+
+
+@pytest.fixture(scope="module")
+def cjk_font():
+    """A CJK font for matplotlib: present, or installed with apt-get as root; else skip, saying why."""
+    from mjnb import fonts
+
+    def lacking():
+        return fonts.missing_glyphs(["中文"], fonts.families(["中文"]))
+
+    if not lacking():
+        return
+    reason = "no CJK font is installed and this user cannot apt-get install fonts-noto-cjk"
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        got = subprocess.run("apt-get install -y -qq fonts-noto-cjk || (apt-get update -qq && "
+                             "apt-get install -y -qq fonts-noto-cjk)", shell=True, env=env,
+                             capture_output=True, text=True, timeout=900)
+        fonts._rescanned = False  # look at the system's fonts again
+        if not lacking():
+            return
+        reason = f"apt-get install fonts-noto-cjk did not give matplotlib a CJK font: {got.stderr[-300:]}"
+    print(reason, file=sys.stderr)
+    pytest.skip(reason)
+
+
+def zh_history(tmp_path):
+    rows = []
+    for p, prompt in enumerate([ZH_FOX, ZH_CITY]):
+        for s, stylize in enumerate((50, 750)):
+            n = 10 * p + s
+            thumb = make_png(tmp_path / f"zh{n}.png", (40 + 80 * p, 90, 60 + 100 * s), size=(96, 64))
+            row = task_row(f"17410000000{n:05d}", prompt, submit=5.0 * n, queue=1.0 + p, run=20.0 + s, thumb=thumb)
+            rows.append({**row, "stylize": stylize})
+    df = frame(rows)
+    df["factor_prompt"] = [ZH_FOX.split(" --")[0]] * 2 + [ZH_CITY.split(" --")[0]] * 2
+    df["factor_stylize"] = [50, 750, 50, 750]
+    return df
+
+
+def _fonts_of(fig):
+    return {tuple(t.get_fontfamily()) for t in drawn_texts(fig)}
+
+
+def test_chinese_contact_sheet_draws_every_glyph_and_names_factors(cjk_font, tmp_path):
+    import warnings
+    df = zh_history(tmp_path)
+    ARTIFACT_PLOTS.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph 20013 missing from font(s) DejaVu Sans" fails the test
+        fig = render(plots.contact_sheet(df, rows="factor_prompt", cols="factor_stylize"),
+                     ARTIFACT_PLOTS / "contact-sheet-chinese.png")
+    title = fig._suptitle.get_text()
+    assert title.startswith("prompt (rows) × stylize (columns)") and "factor_" not in title
+    assert any("CJK" in " ".join(f) or "Hei" in " ".join(f) for f in _fonts_of(fig)), _fonts_of(fig)
+    row_labels = [ax.yaxis.label.get_text() for ax in fig.axes if ax.yaxis.label.get_text()]
+    assert any("红狐狸" in label for label in row_labels)
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:  # a wrapped Chinese row label stays left of its images, inside the figure
+        if ax.yaxis.label.get_text():
+            assert ax.yaxis.label.get_window_extent(renderer).x0 >= 0
+
+
+def test_chinese_timings_and_lineage_have_their_glyphs(cjk_font, tmp_path):
+    import warnings
+    df = zh_history(tmp_path)
+    root = df["id"].iloc[0]
+    kids = [task_row("1741000000900001", ZH_FOX, parent=root, root=root, action="VARIATION",
+                     button="Vary (Strong)", submit=100.0, queue=1.0, run=9.0),
+            task_row("1741000000900002", ZH_FOX, parent=root, root=root, action="UPSCALE",
+                     button="Upscale (Creative)", submit=101.0, queue=1.0, run=9.0),
+            task_row("1741000000900003", ZH_FOX, parent=root, root=root, action="ZOOM", button="Custom Zoom",
+                     status="FAILURE", submit=102.0)]
+    kids[2]["fail_reason"] = "上游任务超时（超过1小时）"
+    whole = pd.concat([df, frame(kids)], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = render(plots.timings(df, by="factor_prompt"), tmp_path / "zh-timings.png")
+        assert fig.axes[0].get_ylabel() == "prompt" and "factor_" not in fig.axes[0].get_title()
+        tree = render(plots.lineage(whole, root), ARTIFACT_PLOTS / "lineage-chinese.png")
+    (ax,) = tree.axes
+    renderer = tree.canvas.get_renderer()
+    boxes = [p.get_window_extent(renderer) for p in ax.patches if str(p.get_gid()).startswith("node:")]
+    for text in ax.texts:  # every label sits inside its own box
+        ext = text.get_window_extent(renderer)
+        assert any(b.x0 - 1 <= ext.x0 and ext.x1 <= b.x1 + 1 and b.y0 - 1 <= ext.y0 and ext.y1 <= b.y1 + 1
+                   for b in boxes), f"{text.get_text()!r} overflows its box"
+    assert any("超时" in t for t in texts(ax))
