@@ -458,9 +458,9 @@ class Client:
     def _cached_image(self, task_id: str) -> bytes | None:
         return self.history.cached_image(self.config.host, task_id) if self.history else None
 
-    def _cache_image(self, task_id: str, data: bytes) -> None:
-        if self.history is not None:
-            self.history.cache_image(self.config.host, task_id, data)
+    def _cache_image(self, task_id: str, data: bytes) -> bool:
+        """Keep a final image on disk; False when there is no disk to keep it on (the caller holds it)."""
+        return self.history is not None and self.history.cache_image(self.config.host, task_id, data) is not None
 
     def _context(self, **known) -> dict:
         """What history keeps beside a submit or a snapshot: where, how, and from which button."""
