@@ -638,7 +638,7 @@ class History:
                 keys = db.execute("SELECT DISTINCT server, id FROM task_changes WHERE seq > ?", (since,)).fetchall()
                 table = copy
                 if keys:
-                    gone = pc.is_in(_keys(copy), value_set=pa.array([f"{s}\x00{i}" for s, i in keys]))
+                    gone = pc.is_in(_keys(copy), value_set=pa.array([f"{s}\x00{i}" for s, i in keys], pa.large_string()))
                     table = pa.concat_tables([copy.filter(pc.invert(gone)), changed.select(copy.column_names)],
                                              promote_options="permissive")
         finally:
@@ -695,7 +695,9 @@ class History:
 
 def _keys(table):
     import pyarrow.compute as pc
-    return pc.binary_join_element_wise(table.column("server"), table.column("id"), "\x00")
+    import pyarrow as pa
+    text = [pc.cast(table.column(n), pa.large_string()) for n in ("server", "id")]
+    return pc.binary_join_element_wise(*text, pa.scalar("\x00", pa.large_string()))
 
 
 def _read_arrow_copy(path: Path, names: list[str]):
