@@ -14,6 +14,7 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import errors as E
@@ -47,7 +48,7 @@ class Session(Source, Protocol):
     def download(self, url: str, *, timeout: float | None = None) -> bytes: ...
     def _record_seen(self, task: "Task") -> None: ...
     def _cached_image(self, task_id: str) -> bytes | None: ...
-    def _cache_image(self, task_id: str, data: bytes) -> bool: ...
+    def _cache_image(self, task_id: str, data: bytes) -> str | None: ...
 
 log = logging.getLogger("mjnb")
 # Work off the tracker thread and the kernel's main thread, in two pools so that slow image
@@ -80,6 +81,7 @@ class Task:
         self._picture_ref: Callable[[], Image.Image | None] | None = None
         self._shown_picture = ""
         self._image_bytes: bytes | None = None  # the final image, only when no disk could keep it
+        self._image_path: str | None = None  # where the cache keeps it, once this Task put it there
         self._image_lock = threading.Lock()
         self._seed: str | None = None
         self._card = None
@@ -309,10 +311,16 @@ class Task:
         try:
             if self._image_bytes is not None:
                 return self._image_bytes
+            if self._image_path is not None:
+                try:
+                    return Path(self._image_path).read_bytes()
+                except OSError:  # removed since: look it up, or download it again
+                    self._image_path = None
             data = self.client._cached_image(self.id)
             if data is None:
                 data = self.client.download(self.image_url, timeout=timeout)
-                if not self.client._cache_image(self.id, data):
+                self._image_path = self.client._cache_image(self.id, data)
+                if self._image_path is None:
                     self._image_bytes = data
             return data
         finally:
