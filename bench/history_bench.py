@@ -80,7 +80,7 @@ print(len(df), t2 - t1, peak)
 def build(tree: Path, home: Path) -> tuple[int, float, float]:
     """One DataFrame build in a fresh process: (rows, seconds, peak RSS MB)."""
     out = subprocess.run([sys.executable, "-c", CHILD, str(home)], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(tree)}, timeout=600)
+                         env={**os.environ, "PYTHONPATH": str(tree)}, cwd=home, timeout=600)  # cwd: not this tree
     if out.returncode:
         raise SystemExit(out.stderr[-2000:])
     rows, seconds, peak = out.stdout.split()

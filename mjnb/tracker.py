@@ -67,7 +67,10 @@ class Tracker:
     """The poller of one client. Started by `watch`, it stops by itself when nothing is live."""
 
     def __init__(self, client: Source):
-        self.client = client
+        # weakly: _trackers maps client -> Tracker weakly, and a value that held its key would keep
+        # every client (its history's SQLite connections, its tasks) alive for the whole process;
+        # while polling, the live tasks hold the client
+        self._client = weakref.ref(client)
         self._tasks: dict[str, Watched] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -78,6 +81,13 @@ class Tracker:
         self.reconnecting = False
         self.phase = SyncPhase(client.config.poll_interval)  # outlives the thread: a relay keeps its clock
         self._answered: set[str] = set()  # ids the server has answered for at least once
+
+    @property
+    def client(self) -> Source:
+        client = self._client()
+        if client is None:
+            raise RuntimeError("the client of this tracker is gone")
+        return client
 
     # ------------------------------------------------------------ public
 
