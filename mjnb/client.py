@@ -549,9 +549,10 @@ class Client:
     def _cached_image(self, task_id: str) -> bytes | None:
         return self.history.cached_image(self.config.host, task_id) if self.history else None
 
-    def _cache_image(self, task_id: str, data: bytes) -> None:
-        if self.history is not None:
-            self.history.cache_image(self.config.host, task_id, data)
+    def _cache_image(self, task_id: str, data: bytes) -> str | None:
+        """Keep a final image on disk: its path, or None when there is no disk to keep it on."""
+        info = self.history.cache_image(self.config.host, task_id, data) if self.history is not None else None
+        return info["path"] if info else None
 
     def _context(self, **known) -> dict:
         """What history keeps beside a submit or a snapshot: where, how, and from which button."""

@@ -128,12 +128,26 @@ class Item:
 
 class _Submitter:
     """The one background thread of an experiment family: submits queued items in order while
-    fewer than `concurrency` are live, backs off on "not now", never repeats an uncertain submit."""
+    fewer than `concurrency` + `ahead` are live, backs off on "not now", never repeats an uncertain
+    submit.
 
-    def __init__(self, concurrency: int, backoff: float, max_backoff: float):
+    Ahead: a finished job is replaced by the account's own queue the moment its slot frees, with
+    no wait for the relay's next sync and the tracker's next poll (11.5 s a hand-over at 15 s sync).
+    So up to `ahead` submits wait in the account's queue beyond `concurrency`. How many is learned
+    from the submit answers: one probe first; an answer that says "queued" (code 22, or a relay's
+    rewritten code 1 with the queue text) confirms the slots are full and lets one more wait, up to
+    `ahead_max`; an ahead submit that starts at once means the account has slots to spare, so no
+    more are sent ahead (concurrency stays the limit on running jobs); "queue full" shrinks it to
+    what the queue held. A refused submit is retried later, never resubmitted once accepted."""
+
+    def __init__(self, concurrency: int, backoff: float, max_backoff: float, ahead: int | None = None):
         self.concurrency = concurrency
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.ahead_max = concurrency if ahead is None else ahead  # one full round queued covers any hand-over
+        self.ahead = min(1, self.ahead_max)  # the allowance now: a probe, until answers say more
+        self.queue_full = 0  # "queue full" refusals, for tests and benches
+        self.most_live = 0  # the most submitted-and-unfinished items at once, for tests and benches
         self.batches: list[Experiment] = []
         self.cond = threading.Condition()
         self.thread: threading.Thread | None = None
@@ -174,7 +188,7 @@ class _Submitter:
                         self.thread = None
                         self.cond.notify_all()
                         return
-                    if self.live() < self.concurrency:
+                    if self.live() < self.concurrency + self.ahead:
                         fits = item.batch._budget_check(item)  # the one budget check, at the point of submit
                         if fits == "go":
                             break
@@ -184,6 +198,7 @@ class _Submitter:
                     self.cond.wait(0.5)  # task events wake us; the timeout is a local re-check only
                 item.submitting = True
                 self.current = item
+                beyond = self.live() > self.concurrency  # this one waits in the account's queue, if any
             item.batch._emit(item, "submitting")
             task, exc = None, None
             try:
@@ -201,12 +216,18 @@ class _Submitter:
                 if verdict == "ok":
                     failures = 0
                     item.batch._attach(item, task)
+                    self._learn_queue(task, beyond)
+                    self.most_live = max(self.most_live, self.live())
                     if item.batch.last_error == item.refusal:  # a "not now" that has passed
                         item.batch.last_error = None
                     item.retries, item.refusal = 0, None
                 elif verdict == "wait" and unreachable >= UNREACHABLE_TRIES:
                     self._give_up(item, exc, unreachable)
                 elif verdict == "wait":
+                    if isinstance(exc, E.QueueFullError):  # what the queue held is what fits
+                        self.queue_full += 1
+                        self.ahead = max(0, min(self.ahead, self.live() - self.concurrency))
+                        self.ahead_max = self.ahead
                     failures += 1
                     self.waits += 1
                     retry = item
@@ -247,6 +268,15 @@ class _Submitter:
                 batch._emit(None, "status")
         log.warning("experiment %s: %s", item.batch.name, text)
 
+    def _learn_queue(self, task: "Task", beyond: bool) -> None:
+        """What a submit answer says of the account's queue (called with the lock held)."""
+        result = task.submit_result
+        queued = result is not None and result.queue_ahead is not None
+        if queued:
+            self.ahead = min(self.ahead + 1, self.ahead_max)
+        elif beyond and task.status not in (TaskStatus.FAILURE, TaskStatus.CANCEL):
+            self.ahead = self.ahead_max = 0  # it runs at once: slots to spare, keep to `concurrency`
+
     def _delay(self, failures: int, retry_after: float | None) -> float:
         """Full-jitter exponential backoff; a server's Retry-After is a floor, never cut short."""
         ceiling = min(self.max_backoff, self.backoff * 2 ** min(failures - 1, 30))
@@ -285,8 +315,10 @@ class Experiment:
 
     `Experiment(client, prompts, params={"--stylize": [50, 250]}, repeats=1, concurrency=3)`
     starts at once. Items are prompts × the product of the param values (dict order, the last
-    param varying fastest) × repeats. `concurrency` caps live tasks (submitted, not finished, not
-    stalled); `mode` (fast/relax/turbo) and `bot` (mj/niji) apply to every submit; `backoff`
+    param varying fastest) × repeats. `concurrency` caps running jobs: set it to the account's
+    slots (3) and up to `ahead` more submits wait in the account's own queue, so a freed slot
+    starts the next job at once (None: learned from the queue answers, at most `concurrency`;
+    0: never more than `concurrency` submitted and unfinished). `mode` (fast/relax/turbo) and `bot` (mj/niji) apply to every submit; `backoff`
     (default: the client's) and `max_backoff` shape the waits after "queue full", 429 and 503.
     With the `name` of an earlier run (same history and relay) it resumes: items that have a task
     are reused, uncertain submits are not repeated, only the rest is sent. Without a name it gets
@@ -306,7 +338,7 @@ class Experiment:
     def __init__(self, client: "Client", prompts: str | Sequence[str], params: Mapping | None = None,
                  repeats: int = 1, concurrency: int = 3, name: str | None = None, mode: str | None = None,
                  bot: str | None = None, *, backoff: float | None = None, max_backoff: float = 30.0,
-                 validate: bool = True, budget: float | None = None):
+                 validate: bool = True, budget: float | None = None, ahead: int | None = None):
         prompts = _prompts(prompts)
         params = _params(params)
         repeats = _positive_int(repeats, "repeats")
@@ -338,10 +370,13 @@ class Experiment:
         self.factors = columns
         if validate:
             _check_items(self.items)
+        if ahead is not None and (isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 0):
+            raise E.ValidationError(f"ahead must be an integer >= 0 (or None: learned), not {ahead!r}",
+                                    field="ahead")
         self.budget = None if budget is None else float(budget)
         if self.budget is not None:
             self.plan = self._state_plan()
-        self._submitter = _Submitter(concurrency, backoff or client.config.backoff, max_backoff)
+        self._submitter = _Submitter(concurrency, backoff or client.config.backoff, max_backoff, ahead)
         self._begin()
 
     # ------------------------------------------------------------ construction helpers

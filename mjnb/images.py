@@ -179,6 +179,23 @@ def thumbnail_jpeg(img: Image.Image, max_side: int, quality: int = 80) -> bytes:
     return buf.getvalue()
 
 
+DISPLAY_MAX_SIDE = 1024  # the most a Task keeps in RAM: cards show 512 px, a retina card 1024
+
+
+def display_copy(data: bytes, max_side: int = DISPLAY_MAX_SIDE, max_pixels: int = MAX_PIXELS,
+                 quality: int = 90) -> bytes:
+    """A JPEG of `data` no larger than `max_side` on its long side: what a Task keeps of a picture.
+
+    A decoded 2048 px grid is 12-16 MB and even a decoded 1024 px copy is 3 MB, so the copy is
+    held compressed (~0.1-0.3 MB) and decoded when a view asks; the full image stays on disk."""
+    with open_image(data, max_pixels) as img:  # the size is checked before anything is decoded
+        copy = img.convert("RGB")
+    copy.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    copy.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
 def polygon_mask(size: tuple[int, int], points) -> bytes:
     """Vary Region's mask from a lasso: a PNG of the image's size, black, the polygon white.
 

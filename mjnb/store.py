@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ from .params import PARAMS, parse_prompt
 
 log = logging.getLogger("mjnb")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TERMINAL = ("SUCCESS", "FAILURE", "CANCEL")
 PARAM_COLUMNS = list(PARAMS)
 LIST_PARAMS = [name for name, (_, kind) in PARAMS.items() if kind == "list"]
@@ -105,6 +104,17 @@ MIGRATIONS = {
         PRIMARY KEY (server, model)
     )
     """,
+    # Which task rows changed since the DataFrame's Arrow copy was written (see _task_table):
+    # triggers, so that no write to `tasks`, today's or a future one, can leave that copy stale.
+    3: [
+        "CREATE TABLE task_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, id TEXT NOT NULL)",
+        "CREATE TRIGGER task_changes_insert AFTER INSERT ON tasks BEGIN "
+        "INSERT INTO task_changes (server, id) VALUES (NEW.server, NEW.id); END",
+        "CREATE TRIGGER task_changes_update AFTER UPDATE ON tasks BEGIN "
+        "INSERT INTO task_changes (server, id) VALUES (NEW.server, NEW.id); END",
+        "CREATE TRIGGER task_changes_delete AFTER DELETE ON tasks BEGIN "
+        "INSERT INTO task_changes (server, id) VALUES (OLD.server, OLD.id); END",
+    ],
 }
 
 
@@ -356,7 +366,8 @@ class History:
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.path} was written by a newer mjnb (schema {version}); upgrade mjnb")
         for v in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[v].split(";"):  # no ";" inside the scripts
+            script = MIGRATIONS[v]  # a script with no ";" inside its statements, or a list of them
+            for statement in (script if isinstance(script, list) else script.split(";")):
                 if statement.strip():
                     db.execute(statement)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),))
@@ -597,23 +608,65 @@ class History:
                   experiment=None, server=None):
         """One row per task (see mjnb.history for the columns), and one per submit whose outcome is
         unknown (status UNKNOWN, no id, the reason in fail_reason)."""
-        from .frames import tasks_frame
-        where, args = _filters(since=since, until=until, status=status, action=action, prompt=prompt,
-                               tag=tag, experiment=experiment, server=server)
+        from .frames import arrow_filter, tasks_frame
+        filters = dict(since=since, until=until, status=status, action=action, prompt=prompt, tag=tag,
+                       experiment=experiment, server=server)
+        where, args = _filters(**filters)
+        table = arrow_filter(self._task_table(), **filters)
+        return tasks_frame(table, self._unknown_rows(where, args))  # few: submits that may have made a task
+
+    # The DataFrame's rows come from an Arrow copy of the task table beside the database
+    # (tasks.arrow), brought up to date from the change log on each call: SQLite alone needs ~4 s
+    # just to touch every column of a million rows, the copy maps in milliseconds.
+    ARROW_COPY = "tasks.arrow"
+    ARROW_REWRITE = 20_000  # rewrite the copy once this many rows changed since it was written
+
+    def _task_columns(self) -> list[str]:
+        return [r[1] for r in self._db().execute("PRAGMA table_info(tasks)")
+                if r[1] not in ("submit_id", "image_hash", "updated")] + ["image_path", "thumb_path"]
+
+    def _task_rows(self, names: list[str], where: str = "", args: tuple = ()):
+        """Task rows (JSON columns as their text) as an Arrow table, one column at a time: SQLite
+        builds each column's JSON array, decoded in C, so no Python tuple per row."""
+        import pyarrow as pa
         rows = ("SELECT t.*, i.path AS image_path, i.thumb_path AS thumb_path FROM tasks t "
-                "LEFT JOIN images i ON i.hash = t.image_hash" + where)  # sorted later, in numpy
-        names = [r[1] for r in self._db().execute("PRAGMA table_info(tasks)")
-                 if r[1] not in ("submit_id", "image_hash", "updated")] + ["image_path", "thumb_path"]
-        # one JSON array per column, built by SQLite and decoded in C: far quicker than 100,000 row tuples
-        select = ", ".join(f'json_group_array(json("{n}"))' if n in JSON_COLUMNS else f'json_group_array("{n}")'
-                           for n in names)
-        with _gc_paused():  # millions of fresh objects would set the collector scanning them all, often
-            arrays = self._db().execute(f"SELECT {select} FROM ({rows})", args).fetchone()
-            cols = {n: json.loads(a) for n, a in zip(names, arrays)}
-        for row in self._unknown_rows(where, args):  # few: submits that may have made a task
-            for n in names:
-                cols[n].append(row.get(n))
-        return tasks_frame(cols)
+                "LEFT JOIN images i ON i.hash = t.image_hash" + where)
+        select = ", ".join(f'json_group_array("{n}")' for n in names)
+        arrays = self._db().execute(f"SELECT {select} FROM ({rows})", args).fetchone()
+        columns = {n: pa.array(json.loads(a)) for n, a in zip(names, arrays)}
+        # large_string is what pandas' Arrow-backed "str" holds: stored so, the copy maps with no cast
+        return pa.table({n: c.cast(pa.large_string()) if pa.types.is_string(c.type) else c for n, c in columns.items()})
+
+    def _task_table(self):
+        """Every task row as an Arrow table: the copy on disk plus the rows changed since."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        db, names = self._db(), self._task_columns()
+        path = self.home / self.ARROW_COPY
+        if self._level != _READ_WRITE:  # read-only or empty: no change log to trust, read it all
+            return self._task_rows(names)
+        db.execute("BEGIN")  # one snapshot of the database for the log's position and the rows
+        try:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM task_changes").fetchone()[0]
+            copy, since = _read_arrow_copy(path, names)
+            if copy is None:
+                table, changed = self._task_rows(names), None
+            else:
+                changed = self._task_rows(names, " WHERE (t.server, t.id) IN (SELECT server, id FROM "
+                                                 "task_changes WHERE seq > ?)", (since,))
+                keys = db.execute("SELECT DISTINCT server, id FROM task_changes WHERE seq > ?", (since,)).fetchall()
+                table = copy
+                if keys:
+                    gone = pc.is_in(_keys(copy), value_set=pa.array([f"{s}\x00{i}" for s, i in keys], pa.large_string()))
+                    table = pa.concat_tables([copy.filter(pc.invert(gone)), changed.select(copy.column_names)],
+                                             promote_options="permissive")
+        finally:
+            db.execute("COMMIT")
+        if copy is None or changed.num_rows >= self.ARROW_REWRITE:
+            if _write_arrow_copy(path, table, seq):
+                with contextlib.suppress(sqlite3.Error):  # entries older than the copy it replaced
+                    self._write("DELETE FROM task_changes WHERE seq <= ?", (since if copy is not None else seq,))
+        return table
 
     def _unknown_rows(self, where: str, args: list) -> list[dict]:
         """Submits whose outcome is unknown, as task-shaped rows: status UNKNOWN, no id, and the
@@ -659,15 +712,43 @@ class History:
         return snapshots_frame(self._db().execute(sql, args).fetchall())
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    enabled = gc.isenabled()
-    gc.disable()
+def _keys(table):
+    import pyarrow.compute as pc
+    import pyarrow as pa
+    text = [pc.cast(table.column(n), pa.large_string()) for n in ("server", "id")]
+    return pc.binary_join_element_wise(*text, pa.scalar("\x00", pa.large_string()))
+
+
+def _read_arrow_copy(path: Path, names: list[str]):
+    """(the Arrow copy of the task table, the change-log position it includes), or (None, 0) when
+    there is none or it has other columns (a newer or older mjnb wrote it)."""
+    import pyarrow as pa
     try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+        with pa.memory_map(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        seq = int((table.schema.metadata or {}).get(b"mjnb_seq", b"-1"))
+    except (OSError, ValueError, pa.ArrowException):
+        return None, 0
+    if seq < 0 or table.column_names != names:
+        return None, 0
+    return table, seq
+
+
+def _write_arrow_copy(path: Path, table, seq: int) -> bool:
+    """Write the copy atomically (a killed process leaves the old one); False when the disk refuses."""
+    import pyarrow as pa
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        table = table.replace_schema_metadata({"mjnb_seq": str(seq)})
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        os.replace(tmp, path)
+        return True
+    except (OSError, pa.ArrowException) as exc:
+        log.debug("history: could not write the Arrow copy (%s)", exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
 
 
 def _filters(**f) -> tuple[str, list]:

@@ -11,13 +11,15 @@ import logging
 import re
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import errors as E
-from .images import ImageInput, box_mask, open_image, split_grid
+from .images import DISPLAY_MAX_SIDE, ImageInput, box_mask, display_copy, open_image, split_grid
 from .models import (GRID_ACTIONS, Button, ButtonKind, SubmitResult, TaskAction, TaskSnapshot, TaskStatus,
                      change_buttons)
 from .prompt_check import check_prompt
@@ -47,7 +49,7 @@ class Session(Source, Protocol):
     def download(self, url: str, *, timeout: float | None = None) -> bytes: ...
     def _record_seen(self, task: "Task") -> None: ...
     def _cached_image(self, task_id: str) -> bytes | None: ...
-    def _cache_image(self, task_id: str, data: bytes) -> None: ...
+    def _cache_image(self, task_id: str, data: bytes) -> str | None: ...
 
 log = logging.getLogger("mjnb")
 # Work off the tracker thread and the kernel's main thread, in two pools so that slow image
@@ -77,9 +79,13 @@ class Task:
         self.last_change = time.monotonic()
         self._cond = threading.Condition()
         self._listeners: list[Callable[[Task, str], None]] = []
-        self._picture: Image.Image | None = None  # the newest downloaded preview or final image
+        # The newest downloaded preview or final image, at most DISPLAY_MAX_SIDE px and held as
+        # JPEG bytes; its decoded form lives only while a view holds it (see latest_picture).
+        self._picture_jpeg: bytes | None = None
+        self._picture_ref: Callable[[], Image.Image | None] | None = None
         self._shown_picture = ""
-        self._image_bytes: bytes | None = None  # the final image, full size
+        self._image_bytes: bytes | None = None  # the final image, only when no disk could keep it
+        self._image_path: str | None = None  # where the cache keeps it, once this Task put it there
         self._image_lock = threading.Lock()
         self._seed: str | None = None
         self._card = None
@@ -277,13 +283,15 @@ class Task:
             data = self._final_bytes() if final else self.client.download(url)
             if data is None:
                 return
-            picture = open_image(data, self.client.config.max_image_pixels)  # size checked before decoding
+            # decoded once (its size checked first), then kept only as a display-size JPEG
+            picture = display_copy(data, DISPLAY_MAX_SIDE, self.client.config.max_image_pixels)
         except E.MjnbError as exc:
             self._set_error(f"could not load the image: {self._image_problem(exc)}")
             return
-        if url != self.image_url and self._picture is not None:
+        del data
+        if url != self.image_url and self._picture_jpeg is not None:
             return  # a newer picture is on its way
-        self._picture = picture
+        self._picture_jpeg, self._picture_ref = picture, None
         self._emit("image")
 
     def _image_problem(self, exc: E.MjnbError) -> str:
@@ -297,25 +305,35 @@ class Task:
         return str(exc)
 
     def _final_bytes(self, timeout: float | None = None) -> bytes | None:
-        """The final image: from memory, else the history's cache (it outlives the URL), else
-        downloaded and cached at once (one download, however many threads ask), all within
-        `timeout` s. None when another thread's download of it is still running by then."""
+        """The final image: from the history's cache on disk (it outlives the URL), else downloaded
+        and cached at once (one download, however many threads ask), all within `timeout` s. None
+        when another thread's download of it is still running by then. The bytes are not kept:
+        a 2048 px grid is megabytes, and a long experiment holds thousands of Tasks. Only when no
+        disk can keep them (history=False, a refusing cache) do they stay in RAM, the one place left."""
         if not self._image_lock.acquire(timeout=-1 if timeout is None else timeout):
             return None  # that download keeps the image when it arrives
         try:
-            if self._image_bytes is None:
-                data = self.client._cached_image(self.id)
-                if data is None:
-                    data = self.client.download(self.image_url, timeout=timeout)
-                    self.client._cache_image(self.id, data)
-                self._image_bytes = data
-            return self._image_bytes
+            if self._image_bytes is not None:
+                return self._image_bytes
+            if self._image_path is not None:
+                try:
+                    return Path(self._image_path).read_bytes()
+                except OSError:  # removed since: look it up, or download it again
+                    self._image_path = None
+            data = self.client._cached_image(self.id)
+            if data is None:
+                data = self.client.download(self.image_url, timeout=timeout)
+                self._image_path = self.client._cache_image(self.id, data)
+                if self._image_path is None:
+                    self._image_bytes = data
+            return data
         finally:
             self._image_lock.release()
 
     @property
     def image(self) -> "Image.Image | None":
-        """The final image, full size (None until the task succeeds)."""
+        """The final image, full size, read from the cache on disk each time (None until the task
+        succeeds). Keep the result if you need it often: the Task does not."""
         if self.status != TaskStatus.SUCCESS or not self.image_url:
             return None
         return open_image(self._final_bytes(), self.client.config.max_image_pixels)
@@ -331,15 +349,23 @@ class Task:
 
     @property
     def latest_picture(self) -> "Image.Image | None":
-        """The newest picture already downloaded (no network): what a card shows."""
-        return self._picture
+        """The newest picture already downloaded (no network), at most DISPLAY_MAX_SIDE (1024) px on
+        its long side: what a card shows. The same object comes back while anyone holds it (views
+        compare by identity); once nobody does, only its compressed bytes stay in RAM."""
+        picture = self._picture_ref() if self._picture_ref is not None else None
+        data = self._picture_jpeg
+        if picture is None and data is not None:
+            picture = open_image(data)
+            self._picture_ref = weakref.ref(picture)
+        return picture
 
     @property
     def preview(self) -> "Image.Image | None":
-        """The newest picture downloaded: the blurry preview while running, then the final image."""
-        if self._picture is None and self.image_url:
+        """The newest picture downloaded (display size): the blurry preview while running, then
+        the final image."""
+        if self._picture_jpeg is None and self.image_url:
             self._download_picture(self.image_url)
-        return self._picture
+        return self.latest_picture
 
     @property
     def seed(self) -> str:
@@ -519,10 +545,11 @@ class Task:
         _check(prompt, validate)
         if box is not None:
             parent = self.parent
-            if parent is None or parent.image is None:
+            image = parent.image if parent is not None else None  # read from disk: once
+            if image is None:
                 raise E.ValidationError(f"task {self.id} has no finished parent image to draw a box on",
                                         field="box", task_id=self.id)
-            mask = box_mask(parent.image.size, box)
+            mask = box_mask(image.size, box)
         self.client.modal(self.id, prompt, mask=mask, validate=False)  # calls _modal_sent on this task
         return self
 

@@ -2,8 +2,10 @@
 
 Peers poll each task every 5 s and stop at the first network error. Here one
 list-by-condition request covers all live tasks (fetch is the fallback), the pace follows
-the tasks (quick while they move, slower while nothing changes), errors are retried with the
-cards saying "reconnecting", and tasks that stop changing are reported as stalled.
+the server: on a relay that shows changes only at its sync (every 15 s, spec §13 R2) it polls
+just after each expected sync (sync_phase learns when), elsewhere it is quick while tasks move
+and slower while nothing changes; errors are retried with the cards saying "reconnecting", and
+tasks that stop changing are reported as stalled.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import errors as E
 from .models import TaskSnapshot, is_task_id, newest_per_id
+from .sync_phase import SyncPhase
 
 if TYPE_CHECKING:
     from .config import Config
@@ -64,7 +67,10 @@ class Tracker:
     """The poller of one client. Started by `watch`, it stops by itself when nothing is live."""
 
     def __init__(self, client: Source):
-        self.client = client
+        # weakly: _trackers maps client -> Tracker weakly, and a value that held its key would keep
+        # every client (its history's SQLite connections, its tasks) alive for the whole process;
+        # while polling, the live tasks hold the client
+        self._client = weakref.ref(client)
         self._tasks: dict[str, Watched] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -73,6 +79,15 @@ class Tracker:
         self.requests = 0  # poll requests sent, for benchmarks and tests
         self.cycles = 0
         self.reconnecting = False
+        self.phase = SyncPhase(client.config.poll_interval)  # outlives the thread: a relay keeps its clock
+        self._answered: set[str] = set()  # ids the server has answered for at least once
+
+    @property
+    def client(self) -> Source:
+        client = self._client()
+        if client is None:
+            raise RuntimeError("the client of this tracker is gone")
+        return client
 
     # ------------------------------------------------------------ public
 
@@ -101,32 +116,48 @@ class Tracker:
             with self._lock:
                 for ident in [i for i, t in self._tasks.items() if not t.needs_polling]:
                     del self._tasks[ident]
+                    self._answered.discard(ident)
                 live = list(self._tasks.values())
                 if not live:
                     self._thread = None
                     return
             self._wake.clear()
+            sent = time.monotonic()
             try:
-                changed = self._poll(live)
+                changed, news = self._poll(live)
             except Exception:  # never let the thread die silently: log and keep going
                 log.exception("tracker cycle failed")
-                changed = False
+                changed = news = False
             polled_at = time.monotonic()  # pace from the answer, so slow answers slow us down
             self.cycles += 1
             self._check_stalls(live)
+            if not self.reconnecting:
+                self.phase.observe(sent, polled_at, news)
             if self.reconnecting:
                 interval = min(config.poll_max_interval, max(interval, config.poll_interval) * 2)
-            elif changed:
-                interval = config.poll_interval
+            elif changed or self._learning():
+                interval = config.poll_interval  # quick while tasks move, and while the clock is learnt
             else:
                 interval = min(config.poll_max_interval, interval * 1.5)
-            if self._wake.wait(max(0.0, polled_at + interval - time.monotonic())):
+            at = None if self.reconnecting else self.phase.next_poll(polled_at)
+            if at is None:
+                at = polled_at + interval
+            if self.phase.locked and not self.reconnecting:
+                # a relay shows a new task as an empty row until its next sync (spec §13 R5): a
+                # submit is no reason to ask before then
+                time.sleep(max(0.0, at - time.monotonic()))
+            elif self._wake.wait(max(0.0, at - time.monotonic())):
                 # something new (a submit, a refresh): be quick again, but never faster than
                 # poll_interval, so a burst of submits costs no extra requests
                 interval = config.poll_interval
                 time.sleep(max(0.0, polled_at + interval - time.monotonic()))
 
-    def _poll(self, live: list[Watched]) -> bool:
+    def _learning(self) -> bool:
+        """Still finding out whether (and when) the server syncs: poll at a steady, quick pace."""
+        return not self.phase.locked and not self.phase.aperiodic
+
+    def _poll(self, live: list[Watched]) -> tuple[bool, bool]:
+        """One request for all live tasks: (anything changed, a task answered before changed)."""
         by_id = {t.id: t for t in live}
         try:
             snapshots = self._fetch_all(list(by_id))
@@ -136,21 +167,25 @@ class Tracker:
             self.reconnecting = True
             for task in live:
                 task.on_connection(f"reconnecting: {exc.summary}")
-            return False
+            return False, False
         if self.reconnecting:
             self.reconnecting = False
             for task in live:
                 task.on_connection(None)
-        changed = False
+        changed = news = False
         for snap in snapshots:
             task = by_id.get(snap.id)
             if task is None:
                 continue
             try:  # one task that cannot take its state must not keep the others stale
-                changed = task.on_snapshot(snap) or changed
+                moved = task.on_snapshot(snap)
             except Exception:
                 log.exception("tracker: task %s could not take its new state", snap.id)
-        return changed
+                continue
+            changed = changed or moved
+            news = news or (moved and snap.id in self._answered)  # a first answer says nothing of the clock
+            self._answered.add(snap.id)
+        return changed, news
 
     def _fetch_all(self, ids: list[str]):
         if self._use_list:

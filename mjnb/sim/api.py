@@ -192,7 +192,7 @@ class Api:
         task = self._new(call, "IMAGINE", "grid", prompt, final_prompt=final,
                          description=f"/imagine {prompt}", seed=seed, version=version,
                          bot_type=bot, seed_known_early=self.profile == "trueai",
-                         tile_size=render.tile_size(param(prompt, "ar", "aspect")))
+                         tile_size=render.tile_size(param(prompt, "ar", "aspect"), self.engine.options.tile_side))
         if decoded:  # reference images go to Discord; their links are prepended to the prompt
             links = [self.engine.register_upload(task, data, call.now) for data in decoded]
             task.prompt = " ".join(links + [prompt])
@@ -219,7 +219,7 @@ class Api:
         self._before_submit(call, "mj_blend")
         seed = self.engine.rng.randrange(1, 2**32)
         task = self._new(call, "BLEND", "grid", "", seed=seed, bot_type=self._bot(call),
-                         tile_size=render.tile_size(BLEND_DIMENSIONS[dims]),
+                         tile_size=render.tile_size(BLEND_DIMENSIONS[dims], self.engine.options.tile_side),
                          seed_known_early=self.profile == "trueai")
         task.description = f"/blend {task.id} {len(decoded)}"
         task.final_prompt = " ".join(f"<https://s.mj.run/{task.job_hash[:6]}{i}>"
@@ -338,7 +338,7 @@ class Api:
         child = self._new(call, "IMAGINE", "grid", prompt, parent_id=parent.id, custom_id=custom_id,
                           description=f"/imagine {prompt}", seed=seed,
                           version=btn.model_version(prompt, self.engine.options.default_version),
-                          tile_size=render.tile_size(param(prompt, "ar", "aspect")))
+                          tile_size=render.tile_size(param(prompt, "ar", "aspect"), self.engine.options.tile_side))
         child.tiles = self.engine.grid_tiles_generate(prompt, seed)
         return child
 

@@ -101,6 +101,12 @@ class SimOptions:
         "relay profile: the address the operator typed for forwarded image URLs, often http:// "
         "while the API is https (default: the simulator's own URL)",
     )
+    tile_side: int = _opt(
+        256,
+        "pixels on the long side of one grid tile: a grid is 2 tiles wide, an upscale 2 (HD 4); "
+        "Midjourney's grids are 2048 px (1024 here); the default keeps tests light",
+        type=int,
+    )
     concurrency: int = _opt(3, "jobs running at once per key (Midjourney: 3)")
     queue_size: int = _opt(10, "jobs waiting per key before submits are refused (code 23, trueai 9)")
     remix: bool = _opt(
@@ -259,6 +265,8 @@ class SimOptions:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+        if not 16 <= self.tile_side <= 4096:
+            raise ValueError(f"tile_side must be from 16 to 4096, not {self.tile_side!r}")
         if self.concurrency < 1 or self.queue_size < 0:
             raise ValueError("concurrency must be >= 1 and queue_size >= 0")
         if self.quota < 0 or self.quota_per_unit <= 0:

@@ -87,16 +87,17 @@ class Swap(Recipe):
 # ---------------------------------------------------------------- sizes
 
 
-def tile_size(aspect: str | None) -> tuple[int, int]:
-    """Pixel size of one grid tile for an `--ar W:H` value (clamped to 1:4..4:1)."""
+def tile_size(aspect: str | None, long_side: int = TILE_LONG_SIDE) -> tuple[int, int]:
+    """Pixel size of one grid tile for an `--ar W:H` value (clamped to 1:4..4:1); `long_side` is
+    the tile's longer side (Midjourney's own: 1024, so a grid is 2048 px)."""
     w, h = 1.0, 1.0
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*", aspect or "")
     if match and float(match[1]) > 0 and float(match[2]) > 0:
         w, h = float(match[1]), float(match[2])
     ratio = min(4.0, max(0.25, w / h))
     if ratio >= 1:
-        return TILE_LONG_SIDE, _even(TILE_LONG_SIDE / ratio)
-    return _even(TILE_LONG_SIDE * ratio), TILE_LONG_SIDE
+        return long_side, _even(long_side / ratio)
+    return _even(long_side * ratio), long_side
 
 
 def _even(x: float) -> int:

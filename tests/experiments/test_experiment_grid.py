@@ -31,7 +31,8 @@ def test_grid_completes_with_one_row_per_combination(client, sim):
 
     tasks = sim.tasks()
     assert states(tasks, "grid-3x2x2") == {f"mjnb:grid-3x2x2:{n}": 1 for n in range(12)}
-    assert max_overlap(tasks) <= 3
+    assert max_overlap(tasks) <= 3 + 3  # concurrency, and at most as many again in the account's queue
+    assert exp._submitter.queue_full == 0
 
 
 def test_repeats_and_contact_sheet(client):
@@ -95,3 +96,23 @@ def test_bad_input_names_the_field(client, kwargs, field, words):
 def test_bad_prompts_are_refused(client):
     with pytest.raises(mjnb.ValidationError, match=r"prompts\[1\] must be a non-empty string"):
         Experiment(client, ["ok", "  "])
+
+
+def test_submits_ahead_only_into_a_queue_the_account_has():
+    """On a 3-slot account the queue answers say 'queued', so up to `concurrency` more wait there; on
+    an account with slots to spare the one probe starts at once and nothing more is sent ahead."""
+    from mjnb import sim as simulator
+    from quick import make_client
+    with simulator.start(speed=60, sync_interval=0.2, seed=4, concurrency=3, queue_size=10) as sim:
+        client = make_client(sim)
+        exp = Experiment(client, ["x"], {"--seed": list(range(1, 10))}, concurrency=3, name="ahead").wait(60)
+        assert exp._submitter.ahead == 3 and exp._submitter.queue_full == 0
+        assert 3 < max_overlap(sim.tasks()) <= 6 and set(states(sim.tasks(), "ahead").values()) == {1}
+    with simulator.start(speed=60, sync_interval=0.2, seed=5, concurrency=8, queue_size=10) as sim:
+        client = make_client(sim)
+        exp = Experiment(client, ["y"], {"--seed": list(range(1, 10))}, concurrency=2, name="spare").wait(60)
+        assert exp._submitter.ahead == 0 and max_overlap(sim.tasks()) <= 3  # 2, and the probe
+    with simulator.start(speed=60, sync_interval=0.2, seed=6, concurrency=3, queue_size=10) as sim:
+        client = make_client(sim)
+        exp = Experiment(client, ["z"], {"--seed": list(range(1, 8))}, concurrency=3, ahead=0, name="off").wait(60)
+        assert max_overlap(sim.tasks()) <= 3
