@@ -210,7 +210,7 @@ def test_two_processes_writing_at_once_lose_nothing(home):
 
 def test_schema_is_versioned(home):
     store = History(home)
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     store._db().execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     with pytest.raises(RuntimeError, match="newer mjnb"):
         History(home)
