@@ -216,19 +216,6 @@ def polygon_mask(size: tuple[int, int], points) -> bytes:
     return png_bytes(mask)
 
 
-def box_preview_png(img: Image.Image, box, max_side: int) -> bytes:
-    """The image dimmed outside `box` (fractions), so a user sees what Vary (Region) will change."""
-    from PIL import ImageDraw
-    copy = img.convert("RGB")
-    copy.thumbnail((max_side, max_side))
-    w, h = copy.size
-    x0, y0, x1, y1 = box
-    shade = Image.new("RGBA", copy.size, (0, 0, 0, 140))
-    ImageDraw.Draw(shade).rectangle([x0 * w, y0 * h, x1 * w, y1 * h], fill=(0, 0, 0, 0),
-                                    outline=(255, 255, 255, 255), width=2)
-    return png_bytes(Image.alpha_composite(copy.convert("RGBA"), shade).convert("RGB"))
-
-
 class ImageCache:
     """Final images on disk by content hash, each with a thumbnail: relay URLs die after a day.
 
