@@ -207,12 +207,14 @@ def polygon_mask(size: tuple[int, int], points) -> bytes:
     if len(pts) < 3 or any(not (0 <= v <= 1) for p in pts for v in p):
         raise ValidationError(f"points: a lasso needs at least 3 points inside the image (0-1), got {len(pts)}",
                               field="points")
+    area = abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]))) / 2
+    if area < 0.0005:  # a stroke or a dot: nothing a user meant to redraw
+        raise ValidationError(f"points: the lasso encloses {area:.2%} of the image; draw around a region",
+                              field="points")
     w, h = size
     from PIL import ImageDraw
     mask = Image.new("RGB", (w, h), "black")
     ImageDraw.Draw(mask).polygon([(x * w, y * h) for x, y in pts], fill="white")
-    if mask.getbbox() is None:
-        raise ValidationError("points: the lasso encloses no pixels", field="points")
     return png_bytes(mask)
 
 

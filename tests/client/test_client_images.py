@@ -128,3 +128,20 @@ def test_decompression_bombs_are_validation_errors():
     with pytest.raises(ValidationError) as info:
         image_bytes(buf.getvalue(), "images[0]", MAX)
     assert info.value.field == "images[0]" and "pixels" in str(info.value)
+
+
+def test_lasso_mask_is_full_size_and_bad_points_name_the_field():
+    import io
+
+    from PIL import Image
+
+    from mjnb.errors import ValidationError
+    from mjnb.images import polygon_mask
+    mask = Image.open(io.BytesIO(polygon_mask((2048, 1024), [(0.1, 0.9), (0.5, 0.1), (0.9, 0.9)]))).convert("L")
+    assert mask.size == (2048, 1024)
+    assert mask.getpixel((1024, 700)) == 255 and mask.getpixel((100, 100)) == 0
+    for bad in ([(0.1, 0.1), (0.2, 0.2)], [(0.1, 0.1), (1.5, 0.2), (0.3, 0.9)], [("a", 1), (0, 0), (1, 1)],
+                [(0.5, 0.5), (0.5, 0.5), (0.5, 0.5)]):
+        with pytest.raises(ValidationError, match="points") as info:
+            polygon_mask((512, 512), bad)
+        assert info.value.field == "points"
