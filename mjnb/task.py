@@ -348,6 +348,11 @@ class Task:
         return split_grid(image)
 
     @property
+    def has_picture(self) -> bool:
+        """A picture has been downloaded (no decoding: views ask this often)."""
+        return self._picture_jpeg is not None
+
+    @property
     def latest_picture(self) -> "Image.Image | None":
         """The newest picture already downloaded (no network), at most DISPLAY_MAX_SIDE (1024) px on
         its long side: what a card shows. The same object comes back while anyone holds it (views

@@ -460,7 +460,7 @@ class TaskCard(anywidget.AnyWidget):
         self._static_key = self._final_key()
 
     def _final_key(self) -> tuple:
-        return tuple((t.id, str(t.status), t.latest_picture is not None) for t in lineage(self.task)
+        return tuple((t.id, str(t.status), t.has_picture) for t in lineage(self.task)
                      if t.snapshot.is_terminal)
 
     def _update_static(self) -> None:
