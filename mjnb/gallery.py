@@ -18,7 +18,7 @@ import ipywidgets as W
 import traitlets as T
 
 from .images import thumbnail_jpeg
-from .widgets import NO_LAYOUT, STATIC, TaskCard
+from .widgets import NO_LAYOUT, STATIC, LiveOutput, TaskCard
 
 THUMB_SIDE = 140
 UNSETTLED = ("queued", "running", "submitting", "retrying")  # counts() keys of items still on their way
@@ -39,7 +39,7 @@ def item_state(item) -> dict:
             "prompt": prompt, "factors": factors, "reason": reason, "attempts": item.attempt + 1}
 
 
-class ExperimentGallery(anywidget.AnyWidget):
+class ExperimentGallery(LiveOutput, anywidget.AnyWidget):
     """Header (name, counts, ETA) over a bar, the grid of small cards, and the opened item's card."""
 
     _esm = STATIC / "mjnb.js"
@@ -56,8 +56,6 @@ class ExperimentGallery(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.experiment = experiment
         self.display_id = f"mjnb-{uuid.uuid4().hex}"
-        self._shown = False  # displayed under display_id, so its static copy can be updated
-        self._static_key = None
         self._lock = threading.RLock()
         self._pictures: dict[int, object] = {}  # the picture each thumbnail was made from
         self.on_msg(self._on_msg)
@@ -68,34 +66,12 @@ class ExperimentGallery(anywidget.AnyWidget):
         self._render()
         self._update_static()
 
-    def bundle(self) -> dict:
-        data = super()._repr_mimebundle_() or {}
-        if isinstance(data, tuple):  # anywidget: (data, metadata)
-            data = data[0]
-        return {**data, "text/plain": repr(self.experiment), "text/html": static_html(self)}
-
-    def show(self) -> None:
-        """Display under a display id, so the static copy can be brought up to date at the end."""
-        from IPython.display import display
-        display(self.bundle(), raw=True, display_id=self.display_id)
-        self._shown = True
-        self._static_key = self._final_key()
+    def _static_bundle(self) -> dict:
+        return {"text/plain": repr(self.experiment), "text/html": static_html(self)}
 
     def _final_key(self) -> tuple | None:
-        """What the static copy shows once the experiment has settled (None before)."""
+        """The static copy changes once the experiment has settled, and with each thumbnail after."""
         return (self.summary["counts"], len(self.thumbs)) if self.experiment.done else None
-
-    def _update_static(self) -> None:
-        """Bring the static copy up to the settled experiment (and each thumbnail that arrives after)."""
-        key = self._final_key()
-        if not self._shown or key is None or key == self._static_key:
-            return
-        self._static_key = key
-        try:
-            from IPython.display import update_display
-            update_display(self.bundle(), raw=True, display_id=self.display_id)
-        except Exception:  # outside a kernel there is nothing to update
-            pass
 
     def _render(self) -> None:
         with self._lock:

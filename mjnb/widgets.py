@@ -258,7 +258,47 @@ def run_in_background(task, action, after=None) -> None:
     ACTIONS.submit(job)
 
 
-class TaskCard(anywidget.AnyWidget):
+class LiveOutput:
+    """A widget displayed under a display id beside a static text/html copy of itself, which is
+    brought up to date whenever `_final_key()` changes (None: nothing final yet), so a saved,
+    converted or shared notebook shows the finished state."""
+
+    display_id = ""  # set by each widget's __init__
+    _shown = False  # displayed under display_id
+    _static_key = None
+
+    def _static_bundle(self) -> dict:
+        raise NotImplementedError  # text/plain and text/html of the current state
+
+    def _final_key(self):
+        raise NotImplementedError
+
+    def bundle(self) -> dict:
+        """The outputs: the live widget, and the static copy for places without widgets."""
+        data = super()._repr_mimebundle_() or {}
+        if isinstance(data, tuple):  # anywidget: (data, metadata)
+            data = data[0]
+        return {**data, **self._static_bundle()}
+
+    def show(self) -> None:
+        from IPython.display import display
+        display(self.bundle(), raw=True, display_id=self.display_id)
+        self._shown = True
+        self._static_key = self._final_key()
+
+    def _update_static(self) -> None:
+        key = self._final_key()
+        if not self._shown or key is None or key == self._static_key:
+            return
+        self._static_key = key
+        try:
+            from IPython.display import update_display
+            update_display(self.bundle(), raw=True, display_id=self.display_id)
+        except Exception:  # outside a kernel there is nothing to update
+            pass
+
+
+class TaskCard(LiveOutput, anywidget.AnyWidget):
     """A live card for one task and its lineage: one widget model, state as JSON plus pictures.
 
     The browser sends custom messages: press, confirm (a form), select, refresh, full."""
@@ -283,8 +323,6 @@ class TaskCard(anywidget.AnyWidget):
         self._watched: dict[str, object] = {}
         self._busy: dict[str, set] = {}  # task id -> customIds still submitting
         self._forms: dict[str, dict] = {}  # task id -> {"busy": bool, "error": str}
-        self._shown = False  # displayed under display_id, so its static fallback can be updated
-        self._static_key = None
         self.simulator = task.client.is_simulator
         self.on_msg(self._on_msg)
         self.observe(lambda _: self._render_pictures(), names="selected")
@@ -446,35 +484,13 @@ class TaskCard(anywidget.AnyWidget):
 
     # ------------------------------------------------------------ display and the static fallback
 
-    def bundle(self) -> dict:
-        """The card's outputs: the live widget, and the static card for places without widgets."""
-        data = super()._repr_mimebundle_() or {}
-        if isinstance(data, tuple):  # anywidget: (data, metadata)
-            data = data[0]
-        return {**data, "text/plain": repr(self.task), "text/html": static_html(self.task, lineage(self.task))}
-
-    def show(self) -> None:
-        from IPython.display import display
-        display(self.bundle(), raw=True, display_id=self.display_id)
-        self._shown = True
-        self._static_key = self._final_key()
+    def _static_bundle(self) -> dict:
+        return {"text/plain": repr(self.task), "text/html": static_html(self.task, lineage(self.task))}
 
     def _final_key(self) -> tuple:
+        """The static copy changes when a task of the lineage ends or gets its picture."""
         return tuple((t.id, str(t.status), t.has_picture) for t in lineage(self.task)
                      if t.snapshot.is_terminal)
-
-    def _update_static(self) -> None:
-        """Bring every output of this card (its static fallback) up to the tasks' final states, so
-        a saved, converted or shared notebook shows finished cards."""
-        key = self._final_key()
-        if not self._shown or key == self._static_key:
-            return
-        self._static_key = key
-        try:
-            from IPython.display import update_display
-            update_display(self.bundle(), raw=True, display_id=self.display_id)
-        except Exception:  # outside a kernel there is nothing to update
-            pass
 
 
 def _display_jpeg(task) -> bytes:

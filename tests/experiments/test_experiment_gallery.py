@@ -45,7 +45,8 @@ def test_gallery_shows_an_eta_while_running_and_each_failure_with_its_tries():
             until(lambda: "left" in gallery.summary["counts"], timeout=30, what="an ETA once tasks finished")
             assert exp.eta() > 0
             exp.wait(timeout=60)
-            assert "5 failed" in gallery.summary["counts"] and "left" not in gallery.summary["counts"]
+            until(lambda: "5 failed" in gallery.summary["counts"], what="the gallery to show the last event")
+            assert "left" not in gallery.summary["counts"]
             failed = gallery.items[5]
             assert failed["tone"] == "failure" and "banned" in failed["reason"] and failed["attempts"] >= 1
             open_item(gallery, 5)
