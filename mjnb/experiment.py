@@ -834,14 +834,11 @@ class Experiment:
         return self.gallery
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        bundle = {"text/plain": repr(self)}
         try:
-            data = self.gallery._repr_mimebundle_(include=include, exclude=exclude) or {}
-            bundle.update(data[0] if isinstance(data, tuple) else data)  # anywidget: (data, metadata)
-        except Exception:  # no widget support here: the text stays
+            return self.gallery.bundle()  # the live gallery beside its static copy (widgets.LiveOutput)
+        except Exception:  # no widget support here: the text alone
             log.debug("no widget view", exc_info=True)
-        bundle["text/plain"] = repr(self)
-        return bundle
+            return {"text/plain": repr(self)}
 
     def __repr__(self) -> str:
         c = self.counts()

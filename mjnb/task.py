@@ -610,17 +610,12 @@ class Task:
         return self.card
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        static = _VIEWS.get("static_html")
-        bundle = {"text/plain": repr(self)}
-        if static is not None:
-            bundle["text/html"] = static(self)
         try:
-            data = self.card._repr_mimebundle_(include=include, exclude=exclude) or {}
-            bundle.update(data[0] if isinstance(data, tuple) else data)  # anywidget: (data, metadata)
-        except Exception:  # no widget support here: the static card stays
+            return self.card.bundle()  # the live card beside its static copy (widgets.LiveOutput)
+        except Exception:  # no widget support here: the static card alone
             log.debug("no widget view", exc_info=True)
-        bundle["text/plain"] = repr(self)
-        return bundle
+        static = _VIEWS.get("static_html")
+        return {"text/plain": repr(self), **({"text/html": static(self)} if static is not None else {})}
 
     def __repr__(self) -> str:
         snap = self._snapshot
