@@ -16,7 +16,7 @@ import html
 import re
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import anywidget
